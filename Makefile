@@ -1,0 +1,37 @@
+# golden-noise: `make demo` (set up + materialize everything on the digits profile),
+# `make test`, `make ui` (Dagster web UI on the demo's instance).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export GN_STORAGE_ROOT ?= $(CURDIR)/artifacts
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::UserWarning
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test ui install home clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+home:
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: install home
+	$(PY) -m gn_dagster.demo
+
+test: install
+	$(PY) -m pytest -q
+
+ui: install home
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(DAGSTER_HOME) $(GN_STORAGE_ROOT)

@@ -1,0 +1,23 @@
+"""Jobs a user runs: prepare the models, collect noise per shard, train and evaluate."""
+
+from dagster import AssetSelection, define_asset_job
+
+from gn_dagster.partitions import prompt_shards
+
+prepare_models_job = define_asset_job(
+    "prepare_models",
+    selection=AssetSelection.assets("base_model", "reward_model", "eval_prompts"),
+    description="Train the digits base model and reward classifier; read the evaluation prompts.",
+)
+collect_noise_job = define_asset_job(
+    "collect_noise_pairs",
+    selection=AssetSelection.assets("prompts", "noise_pairs"),
+    partitions_def=prompt_shards,
+    description="Read one prompt shard and collect its noise pairs by re-denoise sampling.",
+)
+train_and_evaluate_job = define_asset_job(
+    "train_and_evaluate",
+    selection=AssetSelection.assets("npnet", "eval_images", "scores"),
+    description="Train the golden-noise model on all shards, generate and score eval images.",
+)
+JOBS = [prepare_models_job, collect_noise_job, train_and_evaluate_job]

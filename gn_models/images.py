@@ -1,0 +1,58 @@
+"""Image files and previews: PNGs of uint8 (C, H, W) arrays and a standard-vs-golden grid."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
+    """uint8 (C, H, W) with C in {1, 3, 4} -> PIL image, upscaled ``scale`` x (nearest)."""
+    hwc = np.ascontiguousarray(image.transpose(1, 2, 0))
+    pil = Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc)
+    if scale != 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
+    return pil
+
+
+def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> None:
+    """Write a uint8 (C, H, W) image as PNG (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_pil(image, scale).save(path)
+
+
+def comparison_grid(standard: np.ndarray, golden: np.ndarray, scale: int = 4,
+                    pad: int = 2) -> Image.Image:
+    """Two rows: images from standard noise x_T on top, from golden noise x'_T below.
+
+    Args:
+        standard, golden: uint8 (N, C, H, W), column i of both rows shares a prompt and seed.
+    """
+    tiles = [[to_pil(img, scale).convert("RGB") for img in row] for row in (standard, golden)]
+    w, h = tiles[0][0].size
+    grid = Image.new("RGB", (len(standard) * (w + pad) + pad, 2 * (h + pad) + pad), "white")
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            grid.paste(tile, (pad + c * (w + pad), pad + r * (h + pad)))
+    return grid
+
+
+def markdown_image(image: Image.Image, alt: str) -> str:
+    """A markdown image with the PNG inlined as a data URI (Dagster metadata has no image type)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+
+
+def load_png(path: str | Path) -> np.ndarray:
+    """Read a PNG as uint8 (C, H, W); grayscale gives C = 1, RGBA is converted to RGB."""
+    with Image.open(path) as pil:
+        if pil.mode not in ("L", "RGB"):
+            pil = pil.convert("RGB")
+        array = np.asarray(pil)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)

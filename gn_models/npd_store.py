@@ -1,0 +1,93 @@
+"""The NPD on disk: one Zarr v3 store, one group per prompt shard, chunked along samples.
+
+A shard is written to a sibling ``<shard>.partial-<id>`` group, marked ``complete`` last,
+then renamed into place; readers only open complete groups, so an interrupted write is never
+visible as complete and never destroys the previous version of the shard.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from gn_models.npd import NoisePairs
+
+COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+
+
+class IncompleteShardError(FileNotFoundError):
+    """The requested shard has no complete group in the store."""
+
+
+def write_shard(store: str | Path, shard: str, pairs: NoisePairs | None, chunk_size: int = 256,
+                attrs: dict | None = None) -> Path:
+    """Write ``pairs`` as group ``shard`` of the Zarr store at ``store`` (created if missing).
+
+    ``pairs=None`` writes an empty, complete shard (a shard with no prompts). Every array is
+    chunked as (chunk_size, *rest) along the sample axis and compressed with
+    Blosc zstd. Group attributes hold ``attrs`` plus ``count`` and ``complete``.
+
+    Returns: the path of the shard's group.
+    """
+    store = Path(store)
+    zarr.open_group(store, mode="a")  # root group metadata
+    partial = store / f"{shard}.partial-{uuid.uuid4().hex[:8]}"
+    group = zarr.open_group(partial, mode="w")
+    for name, values in (pairs.arrays() if pairs is not None else {}).items():
+        _write_array(group, name, values, chunk_size)
+    count = len(pairs) if pairs is not None else 0
+    group.attrs.update({**(attrs or {}), "count": count, "complete": True})
+    final = store / shard
+    retired = store / f"{shard}.retired-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(retired)
+    partial.rename(final)
+    shutil.rmtree(retired, ignore_errors=True)
+    return final
+
+
+def _write_array(group: zarr.Group, name: str, values: np.ndarray, chunk_size: int) -> None:
+    chunks = (max(1, min(chunk_size, len(values))), *values.shape[1:])
+    if values.dtype == object:  # prompt texts
+        array = group.create_array(name, shape=values.shape, dtype=str, chunks=chunks)
+    else:
+        array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks,
+                                   compressors=COMPRESSOR)
+    if len(values):
+        array[...] = values
+
+
+def read_shard(store: str | Path, shard: str, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Read arrays ``names`` (all when None) of a complete shard.
+
+    Raises:
+        IncompleteShardError: the shard was never written, or only partially.
+    """
+    group = open_shard(store, shard)
+    names = names or [name for name, _ in group.arrays()]
+    return {name: _as_numpy(group[name][...]) for name in names}
+
+
+def _as_numpy(values) -> np.ndarray:
+    values = np.asarray(values)
+    return values.astype(object) if values.dtype.kind == "T" else values  # texts as str objects
+
+
+def open_shard(store: str | Path, shard: str) -> zarr.Group:
+    """Open a complete shard's group read-only (see ``read_shard`` for errors)."""
+    path = Path(store) / shard
+    try:
+        group = zarr.open_group(path, mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
+        group = None
+    if group is None or not group.attrs.get("complete", False):
+        raise IncompleteShardError(
+            f"Shard {shard!r} of the noise-pair store {store} is missing or incomplete. "
+            f"Materialize `noise_pairs` for partition {shard!r} first."
+        )
+    return group

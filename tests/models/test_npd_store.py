@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import zarr
+
+from gn_models.npd import NoisePairs
+from gn_models.npd_store import IncompleteShardError, open_shard, read_shard, write_shard
+
+
+def make_pairs(n=5, fill=0.0):
+    rng = np.random.default_rng(0)
+    return NoisePairs(
+        prompt=np.array([f"prompt {i}" for i in range(n)], dtype=object),
+        label=np.arange(n, dtype=np.int64),
+        seed=np.arange(n, dtype=np.int64) * 7,
+        x_T=rng.standard_normal((n, 1, 6, 10), dtype=np.float32) + fill,
+        x_golden=rng.standard_normal((n, 1, 6, 10), dtype=np.float32),
+        image_standard=rng.integers(0, 255, (n, 1, 6, 10), dtype=np.uint8),
+        image_golden=rng.integers(0, 255, (n, 1, 6, 10), dtype=np.uint8),
+        reward_standard=rng.random(n, dtype=np.float32),
+        reward_golden=rng.random(n, dtype=np.float32),
+        kept=np.array([True, False] * (n // 2) + [True] * (n % 2)),
+    )
+
+
+def test_round_trip_dtypes_and_chunks(tmp_path):
+    pairs = make_pairs()
+    write_shard(tmp_path / "s.zarr", "shard-00", pairs, chunk_size=2, attrs={"k": 1})
+    data = read_shard(tmp_path / "s.zarr", "shard-00")
+    for name, values in pairs.arrays().items():
+        assert data[name].dtype == values.dtype, name
+        np.testing.assert_array_equal(data[name], values)
+    group = open_shard(tmp_path / "s.zarr", "shard-00")
+    assert group["x_T"].chunks == (2, 1, 6, 10)
+    assert group.attrs["count"] == 5 and group.attrs["k"] == 1
+    assert zarr.open_group(tmp_path / "s.zarr", mode="r").metadata.zarr_format == 3
+
+
+def test_interrupted_write_keeps_previous_shard(tmp_path, monkeypatch):
+    store = tmp_path / "s.zarr"
+    write_shard(store, "shard-01", make_pairs(fill=0.0))
+    import gn_models.npd_store as npd_store
+
+    def crash(group, name, values, chunk_size):
+        if name == "image_golden":
+            raise KeyboardInterrupt("killed mid-write")
+        original(group, name, values, chunk_size)
+
+    original = npd_store._write_array
+    monkeypatch.setattr(npd_store, "_write_array", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_shard(store, "shard-01", make_pairs(fill=100.0))
+    monkeypatch.undo()
+    # the old complete shard is intact; the partial one is not readable under the shard name
+    assert read_shard(store, "shard-01", ["x_T"])["x_T"].mean() < 10
+    with pytest.raises(IncompleteShardError, match="Materialize `noise_pairs`"):
+        read_shard(store, "shard-02")
+
+
+def test_partial_group_is_never_complete(tmp_path):
+    store = tmp_path / "s.zarr"
+    zarr.open_group(store / "shard-03", mode="w").attrs["count"] = 3  # no `complete` flag
+    with pytest.raises(IncompleteShardError):
+        open_shard(store, "shard-03")
+
+
+def test_empty_shard(tmp_path):
+    write_shard(tmp_path / "s.zarr", "shard-04", None)
+    assert open_shard(tmp_path / "s.zarr", "shard-04").attrs["count"] == 0
+    assert read_shard(tmp_path / "s.zarr", "shard-04") == {}

@@ -1,0 +1,57 @@
+"""One tiny materialization of the whole graph through a real Dagster instance (sqlite in a
+temporary DAGSTER_HOME), shared by the pipeline tests."""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, Definitions, RunConfig
+
+from gn_dagster.assets.base_models import BaseModelConfig
+from gn_dagster.assets.evaluation import EvalImagesConfig
+from gn_dagster.assets.noise_pairs import NoisePairsConfig
+from gn_dagster.assets.npnet import NPNetConfig
+from gn_dagster.definitions import build_definitions
+from gn_dagster.demo import materialize_all
+from gn_dagster.resources import StorageResource, packaged_prompt_file
+
+TINY = RunConfig(ops={
+    "base_model": BaseModelConfig(steps=60, batch_size=64),
+    "noise_pairs": NoisePairsConfig(seeds_per_prompt=3, batch_size=32, chunk_size=8),
+    "npnet": NPNetConfig(steps=40, batch_size=16, hidden=16, num_blocks=1, val_fraction=0.2),
+    "eval_images": EvalImagesConfig(seeds_per_prompt=3, preview_columns=4),
+})
+NUM_TRAIN_PROMPTS, NUM_EVAL_PROMPTS = 24, 4
+
+
+@dataclass
+class Materialized:
+    defs: Definitions
+    instance: DagsterInstance
+    storage: StorageResource
+    train_prompts: Path
+    eval_prompts: Path
+
+
+def head_of(source: str, rows: int, path: Path) -> Path:
+    with open(source, newline="") as f:
+        lines = list(csv.reader(f))[: rows + 1]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(lines)
+    return path
+
+
+@pytest.fixture(scope="session")
+def materialized(tmp_path_factory) -> Materialized:
+    root = tmp_path_factory.mktemp("graph")
+    train = head_of(packaged_prompt_file("digits_train_prompts.csv"), NUM_TRAIN_PROMPTS,
+                    root / "train.csv")
+    evaluation = head_of(packaged_prompt_file("digits_eval_prompts.csv"), NUM_EVAL_PROMPTS,
+                         root / "eval.csv")
+    defs = build_definitions(str(root / "artifacts"), str(train), str(evaluation), device="cpu")
+    home = root / "dagster_home"
+    home.mkdir()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        materialize_all(defs, instance, TINY, log=lambda _: None)
+        yield Materialized(defs, instance, defs.resources["storage"], train, evaluation)
