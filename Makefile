@@ -28,10 +28,12 @@ demo: install home
 	$(PY) -m gn_dagster.demo
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 ui: install home
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	@# run from DAGSTER_HOME: Dagster warns when a dagster.yaml sits in the working directory
+	cd $(DAGSTER_HOME) && $(CURDIR)/$(VENV)/bin/dagster dev -w $(CURDIR)/workspace.yaml
 
 clean:
 	rm -rf $(DAGSTER_HOME) $(GN_STORAGE_ROOT)

@@ -7,12 +7,12 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from dagster import MetadataValue, TableColumn, TableRecord, TableSchema  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
+from PIL import Image
 
-from gn_models.images import markdown_image  # noqa: E402
+from gn_models.images import markdown_image
 
 
 def table(frame: pd.DataFrame) -> MetadataValue:

@@ -83,8 +83,6 @@ class DigitsProfileResource(ConfigurableResource):
 
     device: str = "auto"
 
-    name: str = "digits"
-
     def torch_device(self) -> str:
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"

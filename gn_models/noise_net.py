@@ -73,7 +73,7 @@ class FiLMNoiseNet(nn.Module):
         (directory / "config.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "FiLMNoiseNet":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> FiLMNoiseNet:
         """Rebuild from ``config.json`` and load ``model.safetensors``.
 
         Raises:

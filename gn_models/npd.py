@@ -54,7 +54,7 @@ class NoisePairs:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def concat(cls, parts: list["NoisePairs"]) -> "NoisePairs":
+    def concat(cls, parts: list[NoisePairs]) -> NoisePairs:
         return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
                       for f in fields(cls)})
 
@@ -82,7 +82,7 @@ def collect_noise_pairs(
     reward: RewardModel,
     prompts: list[Prompt],
     seeds_per_prompt: int,
-    config: SamplingConfig = SamplingConfig(),
+    config: SamplingConfig | None = None,
     batch_size: int = 256,
 ) -> NoisePairs:
     """Make (x_T, x'_T) pairs for every prompt and K seeds, batched over prompts and seeds.
@@ -94,6 +94,7 @@ def collect_noise_pairs(
     Args:
         prompts: the prompts (texts and optional labels).
         seeds_per_prompt: K noise samples per prompt.
+        config: re-denoise and sampling settings (None: the paper's defaults).
         batch_size: samples per re-denoise batch (the sampling batch is twice that).
 
     Raises:
@@ -104,6 +105,7 @@ def collect_noise_pairs(
             f"collect_noise_pairs needs prompts and seeds_per_prompt >= 1, got "
             f"{len(prompts)} prompts and seeds_per_prompt={seeds_per_prompt}."
         )
+    config = config or SamplingConfig()
     embeds = backend.encode_prompts([p.text for p in prompts])
     jobs = [(i, prompt_seed(p.text, k)) for i, p in enumerate(prompts)
             for k in range(seeds_per_prompt)]

@@ -54,7 +54,7 @@ def shard_of(text: str, num_shards: int) -> int:
 
 def prompt_seed(text: str, index: int) -> int:
     """Stable 63-bit seed for the ``index``-th noise sample of a prompt (deterministic x_T)."""
-    digest = hashlib.sha1(f"{normalise_prompt(text)}\x00{index}".encode("utf-8")).digest()
+    digest = hashlib.sha1(f"{normalise_prompt(text)}\x00{index}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 

@@ -24,18 +24,18 @@ class PromptEmbeds:
     def __len__(self) -> int:
         return self.prompt_embeds.shape[0]
 
-    def to(self, device: torch.device | str) -> "PromptEmbeds":
+    def to(self, device: torch.device | str) -> PromptEmbeds:
         return PromptEmbeds(*(t.to(device) for t in self.astuple()))
 
     def astuple(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.prompt_embeds, self.attention_mask, self.pooled
 
-    def index(self, idx: torch.Tensor | slice | list[int]) -> "PromptEmbeds":
+    def index(self, idx: torch.Tensor | slice | list[int]) -> PromptEmbeds:
         """Rows ``idx`` of every tensor (gather or repeat prompts to match a noise batch)."""
         return PromptEmbeds(*(t[idx] for t in self.astuple()))
 
     @staticmethod
-    def cat(parts: list["PromptEmbeds"]) -> "PromptEmbeds":
+    def cat(parts: list[PromptEmbeds]) -> PromptEmbeds:
         return PromptEmbeds(*(torch.cat(ts) for ts in zip(*(p.astuple() for p in parts))))
 
 

@@ -69,7 +69,7 @@ def train_noise_model(
         )
     generator = torch.Generator().manual_seed(config.seed)
     order = torch.randperm(len(x_T), generator=generator)
-    n_val = max(1, int(round(config.val_fraction * len(x_T))))
+    n_val = max(1, round(config.val_fraction * len(x_T)))
     val, train = order[:n_val], order[n_val:]
     accelerator = make_accelerator(device)
     loader = DataLoader(TensorDataset(x_T[train], x_golden[train], prompt_index[train]),

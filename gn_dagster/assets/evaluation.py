@@ -59,7 +59,7 @@ def eval_images(context: AssetExecutionContext, config: EvalImagesConfig,
         pd.DataFrame(rows).to_parquet(tmp / "index.parquet", index=False)
         # one column per prompt (its first seed), so the preview spans the prompts
         preview = np.arange(0, len(rows), config.seeds_per_prompt)[: config.preview_columns]
-        grid = comparison_grid(images.image_standard[preview], images.image_golden[preview])
+        grid = comparison_grid(images.image_standard[preview], images.image_golden[preview], scale=6)
         grid.save(tmp / "preview.png")
     return MaterializeResult(metadata={
         "path": MetadataValue.path(str(storage.eval_images_dir)),

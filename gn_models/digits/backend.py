@@ -89,7 +89,7 @@ class DigitsBackend(DiffusionBackend):
         )
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "DigitsBackend":
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> DigitsBackend:
         """Load a backend written by ``save``.
 
         Raises:

@@ -51,7 +51,7 @@ class DigitClassifierReward(RewardModel):
         return probs[torch.arange(len(probs)), torch.tensor(labels)]
 
     @classmethod
-    def fit(cls, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> "DigitClassifierReward":
+    def fit(cls, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> DigitClassifierReward:
         """Fit on (N, 1, 8, 8) images in [-1, 1] and (N,) int64 labels (scikit-learn, lbfgs)."""
         from sklearn.linear_model import LogisticRegression
 
@@ -73,7 +73,7 @@ class DigitClassifierReward(RewardModel):
         (directory / "reward.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
-    def load(cls, directory: str | Path) -> "DigitClassifierReward":
+    def load(cls, directory: str | Path) -> DigitClassifierReward:
         """Load what ``save`` wrote.
 
         Raises:

@@ -38,7 +38,7 @@ def test_round_trip_dtypes_and_chunks(tmp_path):
 def test_interrupted_write_keeps_previous_shard(tmp_path, monkeypatch):
     store = tmp_path / "s.zarr"
     write_shard(store, "shard-01", make_pairs(fill=0.0))
-    import gn_models.npd_store as npd_store
+    from gn_models import npd_store
 
     def crash(group, name, values, chunk_size):
         if name == "image_golden":
