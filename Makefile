@@ -29,6 +29,7 @@ demo: install home
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 ui: install home

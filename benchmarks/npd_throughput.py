@@ -20,7 +20,7 @@ import torch
 from gn_models.digits.backend import DigitsBackend, build_digits_unet
 from gn_models.digits.data import TRAIN_PHRASINGS, captions
 from gn_models.digits.reward import DigitClassifierReward
-from gn_models.npd import collect_noise_pairs
+from gn_models.npd import SamplingConfig, collect_noise_sequences
 from gn_models.npd_store import write_shard
 from gn_models.prompts import Prompt
 from gn_models.text_encoder import MiniLMTextEncoder
@@ -55,11 +55,14 @@ class UNetTimer:
             torch.cuda.synchronize(self.device)
 
 
+SAMPLING = SamplingConfig(num_redenoise=1)  # one-step pairs: the unit of NPD work
+
+
 def npd_stage(backend, reward, prompts, seeds, batch_size, store) -> float:
     """Wall seconds of one NPD stage: collection plus the Zarr write."""
     start = time.perf_counter()
-    pairs = collect_noise_pairs(backend, reward, prompts, seeds, batch_size=batch_size)
-    write_shard(store, "bench", pairs)
+    data = collect_noise_sequences(backend, reward, prompts, seeds, SAMPLING, batch_size)
+    write_shard(store, "bench", data)
     return time.perf_counter() - start
 
 
@@ -87,14 +90,18 @@ def main() -> None:
         batched_s, single_s, share = [], [], []
         for _ in range(2):  # alternate so background load hits both alike
             timer.seconds = 0.0
-            batched_s.append(npd_stage(backend, reward, prompts, args.seeds, args.batch_size, store))
+            batched_s.append(
+                npd_stage(backend, reward, prompts, args.seeds, args.batch_size, store)
+            )
             share.append(timer.seconds / batched_s[-1])
             single_s.append(npd_stage(backend, reward, small, 1, 1, store))
     batched_rate = batched_n / min(batched_s)
     single_rate = single_n / min(single_s)
     print(f"device: {args.device}, torch threads: {torch.get_num_threads()}")
-    print(f"batched (batch {args.batch_size}): {batched_rate:8.2f} samples/s "
-          f"({batched_n} samples, best of {len(batched_s)})")
+    print(
+        f"batched (batch {args.batch_size}): {batched_rate:8.2f} samples/s "
+        f"({batched_n} samples, best of {len(batched_s)})"
+    )
     print(f"batch-1 loop:        {single_rate:8.2f} samples/s ({single_n} samples)")
     print(f"ratio batched / batch-1: {batched_rate / single_rate:.1f}x (target >= 4x)")
     print(f"UNet share of NPD stage wall time (batched): {max(share):.1%} (target >= 90%)")

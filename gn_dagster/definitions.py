@@ -6,7 +6,7 @@ import os
 
 from dagster import Definitions, load_assets_from_modules
 
-from gn_dagster.assets import base_models, evaluation, noise_pairs, npnet, prompts
+from gn_dagster.assets import base_models, evaluation, golden_models, noise_pairs, prompts
 from gn_dagster.jobs import JOBS
 from gn_dagster.resources import (
     DigitsProfileResource,
@@ -15,19 +15,22 @@ from gn_dagster.resources import (
     default_storage_root,
 )
 
-ASSETS = load_assets_from_modules([prompts, base_models, noise_pairs, npnet, evaluation])
+ASSETS = load_assets_from_modules([prompts, base_models, noise_pairs, golden_models, evaluation])
 
 
-def build_definitions(storage_root: str | None = None, train_prompts: str = "",
-                      eval_prompts: str = "", device: str = "auto") -> Definitions:
+def build_definitions(
+    storage_root: str | None = None,
+    train_prompts: str = "",
+    eval_prompts: str = "",
+    device: str = "auto",
+) -> Definitions:
     """Definitions with explicit resources (tests point them at a temporary folder)."""
     return Definitions(
         assets=ASSETS,
         jobs=JOBS,
         resources={
             "storage": StorageResource(root=storage_root or default_storage_root()),
-            "prompt_source": PromptSourceResource(train_path=train_prompts,
-                                                  eval_path=eval_prompts),
+            "prompt_source": PromptSourceResource(train_path=train_prompts, eval_path=eval_prompts),
             "profile": DigitsProfileResource(device=device),
         },
     )

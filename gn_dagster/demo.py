@@ -12,14 +12,14 @@ import time
 import pandas as pd
 from dagster import DagsterInstance, Definitions, RunConfig
 
-from gn_dagster.assets.evaluation import summary_markdown
+from gn_dagster.assets.evaluation import comparison_markdown
 from gn_dagster.definitions import defs as default_defs
 from gn_dagster.partitions import SHARD_KEYS
-from gn_models.evaluation import summarize_scores
 
 
-def materialize_all(defs: Definitions, instance: DagsterInstance,
-                    run_config: RunConfig | None = None, log=print) -> None:
+def materialize_all(
+    defs: Definitions, instance: DagsterInstance, run_config: RunConfig | None = None, log=print
+) -> None:
     """Run every job of the graph in dependency order; raise if a run fails."""
     plan = [("prepare_models", None)] + [("collect_noise_pairs", k) for k in SHARD_KEYS]
     plan.append(("train_and_evaluate", None))
@@ -27,11 +27,16 @@ def materialize_all(defs: Definitions, instance: DagsterInstance,
         start = time.perf_counter()
         job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(
-            run_config=_ops_of(job, run_config), instance=instance, partition_key=partition,
-            raise_on_error=True)
+            run_config=_ops_of(job, run_config),
+            instance=instance,
+            partition_key=partition,
+            raise_on_error=True,
+        )
         label = f"{job_name}[{partition}]" if partition else job_name
-        log(f"{label}: {'ok' if result.success else 'FAILED'} "
-            f"in {time.perf_counter() - start:.0f} s (run {result.run_id[:8]})")
+        log(
+            f"{label}: {'ok' if result.success else 'FAILED'} "
+            f"in {time.perf_counter() - start:.0f} s (run {result.run_id[:8]})"
+        )
 
 
 def _ops_of(job, run_config: RunConfig | None, log_level: str = "INFO") -> RunConfig:
@@ -46,11 +51,9 @@ def main() -> int:
     instance = DagsterInstance.get()
     start = time.perf_counter()
     materialize_all(default_defs, instance)
-    scores_path = default_defs.resources["storage"].scores_path
-    summary = summarize_scores(pd.read_parquet(scores_path))
-    print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s. "
-          f"Scores: {scores_path}\n")
-    print(summary_markdown(summary))
+    path = default_defs.resources["storage"].comparison_path
+    print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s. Comparison: {path}\n")
+    print(comparison_markdown(pd.read_parquet(path)))
     return 0
 
 

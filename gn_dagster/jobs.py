@@ -2,6 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
+from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.partitions import prompt_shards
 
 prepare_models_job = define_asset_job(
@@ -17,7 +18,8 @@ collect_noise_job = define_asset_job(
 )
 train_and_evaluate_job = define_asset_job(
     "train_and_evaluate",
-    selection=AssetSelection.assets("npnet", "eval_images", "scores"),
-    description="Train the golden-noise model on all shards, generate and score eval images.",
+    selection=AssetSelection.assets(*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"),
+    description="Train every golden-noise model on all shards; generate, score and compare "
+    "evaluation images.",
 )
 JOBS = [prepare_models_job, collect_noise_job, train_and_evaluate_job]

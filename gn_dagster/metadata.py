@@ -18,9 +18,11 @@ from gn_models.images import markdown_image
 def table(frame: pd.DataFrame) -> MetadataValue:
     """A pandas frame as a Dagster table (numbers as float/int, everything else as str)."""
     kinds = {"f": "float", "i": "int", "u": "int", "b": "bool"}
-    schema = TableSchema(columns=[
-        TableColumn(str(c), kinds.get(frame[c].dtype.kind, "string")) for c in frame.columns
-    ])
+    schema = TableSchema(
+        columns=[
+            TableColumn(str(c), kinds.get(frame[c].dtype.kind, "string")) for c in frame.columns
+        ]
+    )
     records = [
         TableRecord({str(k): (v.item() if hasattr(v, "item") else str(v)) for k, v in row.items()})
         for row in frame.to_dict(orient="records")
@@ -28,8 +30,9 @@ def table(frame: pd.DataFrame) -> MetadataValue:
     return MetadataValue.table(records, schema)
 
 
-def line_plot(series: dict[str, tuple[list, list]], title: str, xlabel: str,
-              ylabel: str) -> MetadataValue:
+def line_plot(
+    series: dict[str, tuple[list, list]], title: str, xlabel: str, ylabel: str
+) -> MetadataValue:
     """Markdown with an inline PNG of named (x, y) curves, log-scaled y."""
     fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
     for name, (x, y) in series.items():

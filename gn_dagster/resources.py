@@ -1,6 +1,5 @@
 """Resources: where artifacts live, where prompts come from, and the model profile."""
 
-
 import os
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -45,9 +44,8 @@ class StorageResource(ConfigurableResource):
     def npd_store(self) -> Path:
         return self.path("noise_pairs.zarr")
 
-    @property
-    def npnet_dir(self) -> Path:
-        return self.path("checkpoints", "npnet")
+    def checkpoint_dir(self, model: str) -> Path:
+        return self.path("checkpoints", model)
 
     @property
     def eval_images_dir(self) -> Path:
@@ -56,6 +54,10 @@ class StorageResource(ConfigurableResource):
     @property
     def scores_path(self) -> Path:
         return self.path("scores", "scores.parquet")
+
+    @property
+    def comparison_path(self) -> Path:
+        return self.path("scores", "comparison.parquet")
 
 
 class PromptSourceResource(ConfigurableResource):

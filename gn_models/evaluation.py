@@ -1,8 +1,8 @@
 """Evaluation: images from standard and golden noise on the same seeds, win rates with CIs."""
 
-from __future__ import annotations
-
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,52 +13,67 @@ from gn_models.backend import DiffusionBackend
 from gn_models.ddim import ddim_sample
 from gn_models.npd import to_uint8
 from gn_models.prompts import Prompt
+from gn_models.text_encoder import PromptEmbeds
+
+NoiseFn = Callable[[torch.Tensor, PromptEmbeds], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class EvalSetting:
+    """A sampling setting users vary: CFG scale and DDIM step count."""
+
+    cfg_scale: float
+    num_steps: int
+
+    @property
+    def name(self) -> str:
+        return f"cfg{self.cfg_scale:g}_steps{self.num_steps}"
 
 
 @dataclass
-class EvalImages:
-    """Paired evaluation images. N = prompts x seeds.
+class MethodImages:
+    """Images (N, c, h, w) uint8 of one method at one setting, N = prompts x seeds in
+    prompt-major order, and the wall seconds spent making the noise and sampling."""
 
-    Attributes:
-        prompt: (N,) str. label: (N,) int64, -1 where absent. seed: (N,) int64.
-        image_standard, image_golden: (N, c, h, w) uint8, from x_T and from model(x_T).
-    """
+    images: np.ndarray
+    noise_seconds: float
+    sampling_seconds: float
 
-    prompt: np.ndarray
-    label: np.ndarray
-    seed: np.ndarray
-    image_standard: np.ndarray
-    image_golden: np.ndarray
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
-def generate_eval_images(backend: DiffusionBackend, noise_model: torch.nn.Module,
-                         prompts: list[Prompt], seeds: list[int], cfg_scale: float = 5.5,
-                         num_steps: int = 10, batch_size: int = 256) -> EvalImages:
-    """Sample every prompt x seed twice: from x_T and from the golden noise model(x_T, c).
+def sample_with_noise(
+    backend: DiffusionBackend,
+    noise_fn: NoiseFn,
+    prompts: list[Prompt],
+    seeds: list[int],
+    setting: EvalSetting,
+    batch_size: int = 256,
+) -> MethodImages:
+    """Sample every prompt x seed from ``noise_fn(x_T, cond)`` (identity: standard noise).
 
-    Both images of a pair share prompt, seed, CFG scale and DDIM steps; only the noise differs.
+    x_T comes from the seed, so every method sees the same x_T for a (prompt, seed).
     """
     jobs = [(i, s) for i, _ in enumerate(prompts) for s in seeds]
     embeds = backend.encode_prompts([p.text for p in prompts])
-    standard, golden = [], []
+    images, noise_s, sample_s = [], 0.0, 0.0
     for start in range(0, len(jobs), batch_size):
-        index = [i for i, _ in jobs[start: start + batch_size]]
-        cond = embeds.index(index)
-        x_T = backend.initial_noise([s for _, s in jobs[start: start + batch_size]])
-        x_golden = noise_model(x_T, cond).to(x_T.dtype)
-        both = ddim_sample(backend, torch.cat([x_T, x_golden]), type(cond).cat([cond, cond]),
-                           cfg_scale, num_steps)
-        images = to_uint8(backend.decode(both))
-        standard.append(images[: len(index)])
-        golden.append(images[len(index):])
-    return EvalImages(
-        prompt=np.array([prompts[i].text for i, _ in jobs], dtype=object),
-        label=np.array([-1 if prompts[i].label is None else prompts[i].label for i, _ in jobs]),
-        seed=np.array([s for _, s in jobs], dtype=np.int64),
-        image_standard=np.concatenate(standard),
-        image_golden=np.concatenate(golden),
-    )
+        batch = jobs[start : start + batch_size]
+        cond = embeds.index([i for i, _ in batch])
+        x_T = backend.initial_noise([s for _, s in batch])
+        t0 = time.perf_counter()
+        noise = noise_fn(x_T, cond).to(x_T.dtype)
+        _sync(backend.device)
+        t1 = time.perf_counter()
+        latents = ddim_sample(backend, noise, cond, setting.cfg_scale, setting.num_steps)
+        images.append(to_uint8(backend.decode(latents)))
+        _sync(backend.device)
+        noise_s, sample_s = noise_s + t1 - t0, sample_s + time.perf_counter() - t1
+    return MethodImages(np.concatenate(images), noise_s, sample_s)
 
 
 @dataclass
@@ -88,26 +103,39 @@ def win_rate(wins: np.ndarray, z: float = 1.959964) -> WinRate:
     return WinRate(p, max(0.0, centre - half), min(1.0, centre + half), k, n)
 
 
-def score_table(pairs: pd.DataFrame, reward_standard: np.ndarray,
-                reward_golden: np.ndarray) -> pd.DataFrame:
-    """One row per (prompt, seed): prompt, label, seed, reward_standard, reward_golden, win.
+def paired_scores(rewards: pd.DataFrame) -> pd.DataFrame:
+    """Long rewards -> one row per (setting, method, prompt, seed) against standard noise.
 
     Args:
-        pairs: N rows with columns prompt, label, seed (e.g. the eval image index).
-        reward_standard, reward_golden: (N,) rewards of the images from x_T and from x'_T.
+        rewards: columns cfg_scale, num_steps, method, prompt, label, seed, reward; the method
+            "standard" is the baseline of every other method at the same setting.
+
+    Returns:
+        columns cfg_scale, num_steps, method, prompt, label, seed, reward_standard,
+        reward_golden, win (reward_golden > reward_standard).
     """
-    return pd.DataFrame({
-        "prompt": pairs["prompt"].astype(str).to_numpy(),
-        "label": pairs["label"].to_numpy(),
-        "seed": pairs["seed"].to_numpy(),
-        "reward_standard": np.asarray(reward_standard, dtype=np.float64),
-        "reward_golden": np.asarray(reward_golden, dtype=np.float64),
-        "win": np.asarray(reward_golden) > np.asarray(reward_standard),
-    })
+    keys = ["cfg_scale", "num_steps", "prompt", "seed"]
+    standard = rewards[rewards["method"] == "standard"][[*keys, "reward"]]
+    golden = rewards[rewards["method"] != "standard"]
+    table = golden.merge(standard, on=keys, suffixes=("_golden", "_standard"), validate="m:1")
+    table["win"] = table["reward_golden"] > table["reward_standard"]
+    return table[
+        [
+            "cfg_scale",
+            "num_steps",
+            "method",
+            "prompt",
+            "label",
+            "seed",
+            "reward_standard",
+            "reward_golden",
+            "win",
+        ]
+    ].reset_index(drop=True)
 
 
 def summarize_scores(table: pd.DataFrame) -> dict[str, float]:
-    """Mean rewards, mean gain and win rate with its 95% CI, as plain floats."""
+    """Mean rewards, mean gain and win rate with its 95% CI of paired scores, as floats."""
     wr = win_rate(table["win"].to_numpy())
     return {
         "n": wr.n,
@@ -118,3 +146,12 @@ def summarize_scores(table: pd.DataFrame) -> dict[str, float]:
         "win_rate_ci_low": wr.low,
         "win_rate_ci_high": wr.high,
     }
+
+
+def comparison_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, cfg_scale, num_steps) of paired scores: summarize_scores."""
+    rows = [
+        {"method": m, "cfg_scale": c, "num_steps": s, **summarize_scores(group)}
+        for (m, c, s), group in scores.groupby(["method", "cfg_scale", "num_steps"], sort=False)
+    ]
+    return pd.DataFrame(rows)

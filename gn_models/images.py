@@ -26,16 +26,15 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> None:
     to_pil(image, scale).save(path)
 
 
-def comparison_grid(standard: np.ndarray, golden: np.ndarray, scale: int = 4,
-                    pad: int = 2) -> Image.Image:
-    """Two rows: images from standard noise x_T on top, from golden noise x'_T below.
+def image_grid(rows: list[np.ndarray], scale: int = 4, pad: int = 2) -> Image.Image:
+    """Rows of images, e.g. standard noise x_T on top and each golden-noise method below.
 
     Args:
-        standard, golden: uint8 (N, C, H, W), column i of both rows shares a prompt and seed.
+        rows: uint8 arrays (N, C, H, W) of equal N; column i of every row shares prompt and seed.
     """
-    tiles = [[to_pil(img, scale).convert("RGB") for img in row] for row in (standard, golden)]
+    tiles = [[to_pil(img, scale).convert("RGB") for img in row] for row in rows]
     w, h = tiles[0][0].size
-    grid = Image.new("RGB", (len(standard) * (w + pad) + pad, 2 * (h + pad) + pad), "white")
+    grid = Image.new("RGB", (len(rows[0]) * (w + pad) + pad, len(rows) * (h + pad) + pad), "white")
     for r, row in enumerate(tiles):
         for c, tile in enumerate(row):
             grid.paste(tile, (pad + c * (w + pad), pad + r * (h + pad)))

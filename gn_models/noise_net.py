@@ -9,14 +9,12 @@ so an untrained model returns x_T unchanged (as NPNet starts from SVD(x_T) with 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from gn_models.golden_model import GoldenNoiseModel
 from gn_models.text_encoder import PromptEmbeds
 
 
@@ -42,10 +40,11 @@ class FiLMBlock(nn.Module):
         return h + self.conv(nn.functional.silu(self.norm(h) * (1 + scale) + shift))
 
 
-class FiLMNoiseNet(nn.Module):
+class FiLMNoiseNet(GoldenNoiseModel):
     """x_T (B, C, H, W) float32 + prompt embeddings -> golden noise x'_T (B, C, H, W)."""
 
     kind = "film_noise_net"
+    config_class = NoiseNetConfig
 
     def __init__(self, config: NoiseNetConfig):
         super().__init__()
@@ -63,31 +62,3 @@ class FiLMNoiseNet(nn.Module):
         for block in self.blocks:
             h = block(h, cond.pooled)
         return x_T + self.conv_out(nn.functional.silu(h))
-
-    def save(self, directory: str | Path, **info) -> None:
-        """Write ``model.safetensors`` and ``config.json`` (kind, config and ``info``)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file(self.state_dict(), directory / "model.safetensors")
-        meta = {"kind": self.kind, "config": asdict(self.config), **info}
-        (directory / "config.json").write_text(json.dumps(meta, indent=2))
-
-    @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> FiLMNoiseNet:
-        """Rebuild from ``config.json`` and load ``model.safetensors``.
-
-        Raises:
-            FileNotFoundError: no checkpoint in ``directory``; materialize the `npnet` asset.
-            ValueError: the checkpoint is of another model kind.
-        """
-        directory = Path(directory)
-        if not (directory / "config.json").is_file():
-            raise FileNotFoundError(
-                f"No golden-noise checkpoint in {directory}. Materialize the `npnet` asset first."
-            )
-        meta = json.loads((directory / "config.json").read_text())
-        if meta.get("kind") != cls.kind:
-            raise ValueError(f"{directory} holds a {meta.get('kind')!r} model, not {cls.kind!r}.")
-        model = cls(NoiseNetConfig(**meta["config"]))
-        model.load_state_dict(load_file(directory / "model.safetensors"))
-        return model.to(device).eval()

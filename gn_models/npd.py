@@ -1,6 +1,7 @@
-"""Noise prompt dataset (NPD) collection by re-denoise sampling (NPNet, Sec. 3.2-3.3)."""
+"""Noise prompt dataset (NPD) collection by re-denoise sampling (NPNet, Sec. 3.2-3.3).
 
-from __future__ import annotations
+Re-denoise is applied n times, x_T -> x'_1 -> ... -> x'_n; one-step pairs are n = 1.
+"""
 
 from dataclasses import dataclass, fields
 
@@ -12,6 +13,7 @@ from gn_models.backend import DiffusionBackend
 from gn_models.ddim import ddim_sample, re_denoise
 from gn_models.prompts import Prompt, prompt_seed
 from gn_models.reward import RewardModel
+from gn_models.text_encoder import PromptEmbeds
 
 
 @dataclass
@@ -22,29 +24,36 @@ class SamplingConfig:
     cfg_inversion: float = 1.0  # w_w, the weak guidance of the inversion step
     cfg_sample: float = 5.5  # CFG scale of the sampling run that makes the judged images
     num_steps: int = 10  # DDIM steps, for re-denoise's t and for sampling
-    margin: float = 0.0  # m: keep a pair when reward(x'_T) > reward(x_T) + m
+    margin: float = 0.0  # m: keep when reward(x'_n) > reward(x_T) + m
+    num_redenoise: int = 10  # n: re-denoise steps per sequence (1: plain pairs)
+    reward_every_step: bool = False  # reward every state, not only x_T, x'_1 and x'_n
+
+    def reward_steps(self) -> list[int]:
+        """Indices of the states whose images are sampled and rewarded."""
+        n = self.num_redenoise
+        return list(range(n + 1)) if self.reward_every_step else sorted({0, 1, n})
 
 
 @dataclass
-class NoisePairs:
-    """N samples of the NPD. Arrays are numpy; N = prompts x seeds.
+class NoiseSequences:
+    """N re-denoise sequences of the NPD; numpy arrays, N = prompts x seeds.
 
     Attributes:
         prompt: (N,) str. label: (N,) int64, -1 where the prompt has none. seed: (N,) int64.
-        x_T: (N, C, H, W) float32, the standard noise. x_golden: (N, C, H, W) float32, x'_T.
-        image_standard, image_golden: (N, c, h, w) uint8 images sampled from x_T and x'_T.
-        reward_standard, reward_golden: (N,) float32. kept: (N,) bool, the NPD filter.
+        noise: (N, n+1, C, H, W) float32, [x_T, x'_1, ..., x'_n].
+        reward: (N, n+1) float32 reward of the image sampled from each state; NaN for states
+            not rewarded (see SamplingConfig.reward_steps).
+        image_standard, image_golden: (N, c, h, w) uint8 images sampled from x_T and x'_n.
+        kept: (N,) bool, reward(x'_n) > reward(x_T) + m (NPD filter of the whole sequence).
     """
 
     prompt: np.ndarray
     label: np.ndarray
     seed: np.ndarray
-    x_T: np.ndarray
-    x_golden: np.ndarray
+    noise: np.ndarray
+    reward: np.ndarray
     image_standard: np.ndarray
     image_golden: np.ndarray
-    reward_standard: np.ndarray
-    reward_golden: np.ndarray
     kept: np.ndarray
 
     def __len__(self) -> int:
@@ -54,9 +63,10 @@ class NoisePairs:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def concat(cls, parts: list[NoisePairs]) -> NoisePairs:
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                      for f in fields(cls)})
+    def concat(cls, parts: list["NoiseSequences"]) -> "NoiseSequences":
+        return cls(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        )
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -65,79 +75,100 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def sample_and_score(backend: DiffusionBackend, reward: RewardModel, x_T: torch.Tensor,
-                     cond, prompts: list[str], labels: list[int | None],
-                     cfg_scale: float, num_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """DDIM-sample images from x_T (B, C, H, W) and score them.
-
-    Returns: images (B, c, h, w) float32 in [0, 1] and rewards (B,) float32.
-    """
-    images = backend.decode(ddim_sample(backend, x_T, cond, cfg_scale, num_steps))
-    return images, reward.score(images, prompts, labels)
+def redenoise_chain(
+    backend: DiffusionBackend, x_T: torch.Tensor, cond: PromptEmbeds, config: SamplingConfig
+) -> torch.Tensor:
+    """Apply re-denoise ``config.num_redenoise`` times: returns (B, n+1, C, H, W)."""
+    states = [x_T]
+    for _ in range(config.num_redenoise):
+        states.append(
+            re_denoise(
+                backend,
+                states[-1],
+                cond,
+                config.cfg_denoise,
+                config.cfg_inversion,
+                config.num_steps,
+            )
+        )
+    return torch.stack(states, dim=1)
 
 
 @torch.no_grad()
-def collect_noise_pairs(
+def collect_noise_sequences(
     backend: DiffusionBackend,
     reward: RewardModel,
     prompts: list[Prompt],
     seeds_per_prompt: int,
     config: SamplingConfig | None = None,
     batch_size: int = 256,
-) -> NoisePairs:
-    """Make (x_T, x'_T) pairs for every prompt and K seeds, batched over prompts and seeds.
+) -> NoiseSequences:
+    """Re-denoise sequences for every prompt and K seeds, batched over prompts and seeds.
 
-    For each sample: x_T from a stable per-(prompt, k) seed; x'_T = re_denoise(x_T); images
-    from both by DDIM sampling (one batch of 2B); rewards of both; kept = reward(x'_T) >
-    reward(x_T) + m.
+    For each sample: x_T from a stable per-(prompt, k) seed; the chain x'_1..x'_n; images by
+    DDIM sampling from the rewarded states (one batch); their rewards; the keep flag.
 
     Args:
         prompts: the prompts (texts and optional labels).
         seeds_per_prompt: K noise samples per prompt.
-        config: re-denoise and sampling settings (None: the paper's defaults).
-        batch_size: samples per re-denoise batch (the sampling batch is twice that).
+        config: re-denoise and sampling settings (None: the paper's defaults, n = 10).
+        batch_size: sequences per batch (sampling batches are that x rewarded states).
 
     Raises:
-        ValueError: empty prompt list or K < 1.
+        ValueError: empty prompt list, K < 1 or n < 1.
     """
-    if not prompts or seeds_per_prompt < 1:
-        raise ValueError(
-            f"collect_noise_pairs needs prompts and seeds_per_prompt >= 1, got "
-            f"{len(prompts)} prompts and seeds_per_prompt={seeds_per_prompt}."
-        )
     config = config or SamplingConfig()
+    if not prompts or seeds_per_prompt < 1 or config.num_redenoise < 1:
+        raise ValueError(
+            f"collect_noise_sequences needs prompts, seeds_per_prompt >= 1 and num_redenoise "
+            f">= 1, got {len(prompts)} prompts, seeds_per_prompt={seeds_per_prompt}, "
+            f"num_redenoise={config.num_redenoise}."
+        )
     embeds = backend.encode_prompts([p.text for p in prompts])
-    jobs = [(i, prompt_seed(p.text, k)) for i, p in enumerate(prompts)
-            for k in range(seeds_per_prompt)]
+    jobs = [
+        (i, prompt_seed(p.text, k)) for i, p in enumerate(prompts) for k in range(seeds_per_prompt)
+    ]
     parts = []
     for start in tqdm(range(0, len(jobs), batch_size), desc="re-denoise", mininterval=5):
-        batch = jobs[start: start + batch_size]
+        batch = jobs[start : start + batch_size]
         index = [i for i, _ in batch]
-        parts.append(_collect_batch(backend, reward, [prompts[i] for i in index],
-                                    embeds.index(index), [s for _, s in batch], config))
-    return NoisePairs.concat(parts)
+        parts.append(
+            _collect_batch(
+                backend,
+                reward,
+                [prompts[i] for i in index],
+                embeds.index(index),
+                [s for _, s in batch],
+                config,
+            )
+        )
+    return NoiseSequences.concat(parts)
 
 
-def _collect_batch(backend, reward, prompts, cond, seeds, config) -> NoisePairs:
-    x_T = backend.initial_noise(seeds)
-    x_golden = re_denoise(backend, x_T, cond, config.cfg_denoise, config.cfg_inversion,
-                          config.num_steps)
+def _collect_batch(backend, reward, prompts, cond, seeds, config) -> NoiseSequences:
+    noise = redenoise_chain(backend, backend.initial_noise(seeds), cond, config)
+    steps = config.reward_steps()
     texts, labels = [p.text for p in prompts], [p.label for p in prompts]
-    both = type(cond).cat([cond, cond])
-    images, rewards = sample_and_score(backend, reward, torch.cat([x_T, x_golden]), both,
-                                       texts * 2, labels * 2, config.cfg_sample,
-                                       config.num_steps)
-    n = len(seeds)
-    r_std, r_gold = rewards[:n].float().numpy(), rewards[n:].float().numpy()
-    return NoisePairs(
+    images = backend.decode(
+        ddim_sample(
+            backend,
+            torch.cat([noise[:, k] for k in steps]),
+            PromptEmbeds.cat([cond] * len(steps)),
+            config.cfg_sample,
+            config.num_steps,
+        )
+    )
+    scores = reward.score(images, texts * len(steps), labels * len(steps)).float().numpy()
+    n, b = config.num_redenoise, len(seeds)
+    rewards = np.full((b, n + 1), np.nan, dtype=np.float32)
+    rewards[:, steps] = scores.reshape(len(steps), b).T
+    return NoiseSequences(
         prompt=np.array(texts, dtype=object),
         label=np.array([-1 if lab is None else lab for lab in labels], dtype=np.int64),
         seed=np.array(seeds, dtype=np.int64),
-        x_T=x_T.float().cpu().numpy(),
-        x_golden=x_golden.float().cpu().numpy(),
-        image_standard=to_uint8(images[:n]),
-        image_golden=to_uint8(images[n:]),
-        reward_standard=r_std,
-        reward_golden=r_gold,
-        kept=r_gold > r_std + config.margin,
+        noise=noise.float().cpu().numpy(),
+        reward=rewards,
+        image_standard=to_uint8(images[:b]),
+        image_golden=to_uint8(images[-b:]),
+        kept=rewards[:, n] > rewards[:, 0] + config.margin,
     )

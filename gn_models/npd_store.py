@@ -15,7 +15,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from gn_models.npd import NoisePairs
+from gn_models.npd import NoiseSequences
 
 COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
 
@@ -24,11 +24,16 @@ class IncompleteShardError(FileNotFoundError):
     """The requested shard has no complete group in the store."""
 
 
-def write_shard(store: str | Path, shard: str, pairs: NoisePairs | None, chunk_size: int = 256,
-                attrs: dict | None = None) -> Path:
-    """Write ``pairs`` as group ``shard`` of the Zarr store at ``store`` (created if missing).
+def write_shard(
+    store: str | Path,
+    shard: str,
+    data: NoiseSequences | None,
+    chunk_size: int = 256,
+    attrs: dict | None = None,
+) -> Path:
+    """Write ``data`` as group ``shard`` of the Zarr store at ``store`` (created if missing).
 
-    ``pairs=None`` writes an empty, complete shard (a shard with no prompts). Every array is
+    ``data=None`` writes an empty, complete shard (a shard with no prompts). Every array is
     chunked as (chunk_size, *rest) along the sample axis and compressed with
     Blosc zstd. Group attributes hold ``attrs`` plus ``count`` and ``complete``.
 
@@ -38,9 +43,9 @@ def write_shard(store: str | Path, shard: str, pairs: NoisePairs | None, chunk_s
     zarr.open_group(store, mode="a")  # root group metadata
     partial = store / f"{shard}.partial-{uuid.uuid4().hex[:8]}"
     group = zarr.open_group(partial, mode="w")
-    for name, values in (pairs.arrays() if pairs is not None else {}).items():
+    for name, values in (data.arrays() if data is not None else {}).items():
         _write_array(group, name, values, chunk_size)
-    count = len(pairs) if pairs is not None else 0
+    count = len(data) if data is not None else 0
     group.attrs.update({**(attrs or {}), "count": count, "complete": True})
     final = store / shard
     retired = store / f"{shard}.retired-{uuid.uuid4().hex[:8]}"
@@ -56,13 +61,16 @@ def _write_array(group: zarr.Group, name: str, values: np.ndarray, chunk_size: i
     if values.dtype == object:  # prompt texts
         array = group.create_array(name, shape=values.shape, dtype=str, chunks=chunks)
     else:
-        array = group.create_array(name, shape=values.shape, dtype=values.dtype, chunks=chunks,
-                                   compressors=COMPRESSOR)
+        array = group.create_array(
+            name, shape=values.shape, dtype=values.dtype, chunks=chunks, compressors=COMPRESSOR
+        )
     if len(values):
         array[...] = values
 
 
-def read_shard(store: str | Path, shard: str, names: list[str] | None = None) -> dict[str, np.ndarray]:
+def read_shard(
+    store: str | Path, shard: str, names: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """Read arrays ``names`` (all when None) of a complete shard.
 
     Raises:

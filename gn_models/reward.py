@@ -15,8 +15,9 @@ class RewardModel(ABC):
     version: str
 
     @abstractmethod
-    def score(self, images: torch.Tensor, prompts: list[str],
-              labels: list[int | None]) -> torch.Tensor:
+    def score(
+        self, images: torch.Tensor, prompts: list[str], labels: list[int | None]
+    ) -> torch.Tensor:
         """Reward per image.
 
         Args:

@@ -36,7 +36,9 @@ class PromptEmbeds:
 
     @staticmethod
     def cat(parts: list[PromptEmbeds]) -> PromptEmbeds:
-        return PromptEmbeds(*(torch.cat(ts) for ts in zip(*(p.astuple() for p in parts))))
+        return PromptEmbeds(
+            *(torch.cat(ts) for ts in zip(*(p.astuple() for p in parts), strict=False))
+        )
 
 
 class MiniLMTextEncoder:

@@ -1,7 +1,12 @@
-"""Train a golden-noise model on NPD pairs with MSE(model(x_T, c), x'_T) (NPNet, Sec. 3.4)."""
+"""Train a golden-noise model on noise sequences (NPNet, Sec. 3.4; sequence models alike).
 
-from __future__ import annotations
+Each model defines ``training_loss(sequence, cond)``; one-step models get (N, 2, C, H, W)
+pairs [x_T, x'_1], sequence models (N, n+1, C, H, W). Accelerate runs the loop (CPU, one or
+more GPUs, mixed precision via ``accelerate launch``), with a validation split, early stopping
+on the validation loss (the best weights are kept) and tqdm progress.
+"""
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -10,84 +15,87 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
+from gn_models.golden_model import GoldenNoiseModel
 from gn_models.text_encoder import PromptEmbeds
 from gn_models.training import adamw_cosine, make_accelerator
 
 
 @dataclass
 class NoiseModelTrainingConfig:
-    steps: int = 1500  # optimiser steps
+    steps: int = 1500  # maximum optimiser steps
     batch_size: int = 64
     learning_rate: float = 1e-3
-    val_fraction: float = 0.1  # held-out pairs for the validation loss
+    val_fraction: float = 0.1  # held-out sequences for the validation loss
     eval_every: int = 100  # steps between validation losses
+    patience: int = 5  # stop after this many evaluations without improvement
     seed: int = 0
 
 
 @dataclass
 class NoiseModelTrainingLog:
-    """Loss curves (MSE per element) and the identity baseline MSE(x_T, x'_T) on validation."""
+    """Loss curves, the identity baseline (MSE of x'_k = x'_{k-1}) and the stopping point."""
 
     train_steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     val_steps: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     identity_val_loss: float = float("nan")
+    best_val_loss: float = float("inf")
+    best_step: int = 0
+    stopped_early: bool = False
     num_train: int = 0
     num_val: int = 0
     seconds: float = 0.0
 
 
 def train_noise_model(
-    model: torch.nn.Module,
-    x_T: torch.Tensor,
-    x_golden: torch.Tensor,
+    model: GoldenNoiseModel,
+    sequences: torch.Tensor,
     prompt_index: torch.Tensor,
     embeds: PromptEmbeds,
     config: NoiseModelTrainingConfig,
     device: str = "auto",
 ) -> NoiseModelTrainingLog:
-    """Fit ``model`` so that model(x_T, c) ~ x'_T, through accelerate.
+    """Fit ``model`` on sequences (N, n+1, C, H, W) float32 with prompts ``embeds[prompt_index]``.
 
-    Args:
-        model: maps (B, C, H, W) noise and PromptEmbeds (B rows) to (B, C, H, W).
-        x_T, x_golden: (N, C, H, W) float32 pairs (the kept NPD rows).
-        prompt_index: (N,) int64 row of each pair's prompt in ``embeds``.
-        embeds: embeddings of the distinct prompts (P rows).
-        config: steps, batch size, learning rate, validation split.
-
-    Returns:
-        the loss log; ``model`` is trained in place and left in eval mode on its device.
+    Returns the log; ``model`` ends in eval mode with its best validation weights.
 
     Raises:
-        ValueError: fewer than 2 pairs (no train/validation split possible).
+        ValueError: fewer than 2 sequences (no train/validation split possible).
     """
-    if len(x_T) < 2:
+    if len(sequences) < 2:
         raise ValueError(
-            f"Need at least 2 kept noise pairs to train and validate, got {len(x_T)}. "
+            f"Need at least 2 kept noise sequences to train and validate, got {len(sequences)}. "
             "Add prompts or seeds, or lower the keep margin."
         )
     generator = torch.Generator().manual_seed(config.seed)
-    order = torch.randperm(len(x_T), generator=generator)
-    n_val = max(1, round(config.val_fraction * len(x_T)))
+    order = torch.randperm(len(sequences), generator=generator)
+    n_val = max(1, round(config.val_fraction * len(sequences)))
     val, train = order[:n_val], order[n_val:]
     accelerator = make_accelerator(device)
-    loader = DataLoader(TensorDataset(x_T[train], x_golden[train], prompt_index[train]),
-                        batch_size=config.batch_size, shuffle=True, drop_last=False,
-                        generator=generator)
+    loader = DataLoader(
+        TensorDataset(sequences[train], prompt_index[train]),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+    )
     optimizer, schedule = adamw_cosine(model, config.learning_rate, config.steps)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    wrapped, optimizer, loader = accelerator.prepare(_TrainingLoss(model), optimizer, loader)
     embeds = embeds.to(accelerator.device)
-    val_batch = (x_T[val].to(accelerator.device), x_golden[val].to(accelerator.device),
-                 embeds.index(prompt_index[val].to(accelerator.device)))
-    log = NoiseModelTrainingLog(num_train=len(train), num_val=len(val),
-                                identity_val_loss=F.mse_loss(x_T[val], x_golden[val]).item())
-    start, step = time.perf_counter(), 0
-    progress = tqdm(total=config.steps, desc="golden-noise model", mininterval=5)
-    while step < config.steps:
-        for noise, target, idx in loader:
-            model.train()
-            loss = F.mse_loss(model(noise, embeds.index(idx)), target)
+    val_seq = sequences[val].to(accelerator.device)
+    val_cond = embeds.index(prompt_index[val].to(accelerator.device))
+    log = NoiseModelTrainingLog(
+        num_train=len(train),
+        num_val=len(val),
+        identity_val_loss=F.mse_loss(val_seq[:, :-1], val_seq[:, 1:]).item(),
+    )
+    best_state, step, bad_evals = None, 0, 0
+    start = time.perf_counter()
+    progress = tqdm(total=config.steps, desc=f"train {model.kind}", mininterval=5)
+    while step < config.steps and bad_evals < config.patience:
+        for sequence, idx in loader:
+            wrapped.train()
+            loss = wrapped(sequence, *embeds.index(idx).astuple())
             accelerator.backward(loss)
             optimizer.step()
             schedule.step()
@@ -98,16 +106,46 @@ def train_noise_model(
             log.train_loss.append(loss.item())
             if step % config.eval_every == 0 or step == config.steps:
                 log.val_steps.append(step)
-                log.val_loss.append(_validation_loss(model, *val_batch))
-            if step == config.steps:
+                log.val_loss.append(_validation_loss(model, val_seq, val_cond))
+                if log.val_loss[-1] < log.best_val_loss:
+                    log.best_val_loss, log.best_step, bad_evals = log.val_loss[-1], step, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_evals += 1
+            if step == config.steps or bad_evals >= config.patience:
                 break
     progress.close()
+    log.stopped_early = bad_evals >= config.patience
     log.seconds = time.perf_counter() - start
-    accelerator.unwrap_model(model).eval()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
     return log
 
 
+class _TrainingLoss(torch.nn.Module):
+    """Routes ``training_loss`` through ``forward`` so DDP (multi-GPU) syncs its gradients."""
+
+    def __init__(self, model: GoldenNoiseModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, sequence, prompt_embeds, attention_mask, pooled) -> torch.Tensor:
+        return self.model.training_loss(
+            sequence, PromptEmbeds(prompt_embeds, attention_mask, pooled)
+        )
+
+
 @torch.no_grad()
-def _validation_loss(model, x_T, x_golden, cond) -> float:
+def _validation_loss(
+    model: GoldenNoiseModel, sequence: torch.Tensor, cond: PromptEmbeds, batch_size: int = 512
+) -> float:
     model.eval()
-    return F.mse_loss(model(x_T, cond), x_golden).item()
+    losses = [
+        model.training_loss(
+            sequence[i : i + batch_size], cond.index(slice(i, i + batch_size))
+        ).item()
+        * len(sequence[i : i + batch_size])
+        for i in range(0, len(sequence), batch_size)
+    ]
+    return sum(losses) / len(sequence)

@@ -1,6 +1,5 @@
 """Model assets of the digits profile: the base diffusion model and the reward classifier."""
 
-
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from gn_dagster.atomic import atomic_path
@@ -33,32 +32,49 @@ class BaseModelConfig(Config):
         "training phrasings (frozen MiniLM prompt_embeds) and prompt dropout for CFG."
     ),
 )
-def base_model(context: AssetExecutionContext, config: BaseModelConfig,
-               storage: StorageResource, profile: DigitsProfileResource) -> MaterializeResult:
+def base_model(
+    context: AssetExecutionContext,
+    config: BaseModelConfig,
+    storage: StorageResource,
+    profile: DigitsProfileResource,
+) -> MaterializeResult:
     splits = load_digit_splits(config.seed)
     encoder = MiniLMTextEncoder(config.max_prompt_tokens, profile.torch_device())
     backend, log = train_digits_base_model(
-        *splits.base, encoder,
-        BaseModelTrainingConfig(config.steps, config.batch_size, config.learning_rate,
-                                config.prompt_dropout, config.seed),
+        *splits.base,
+        encoder,
+        BaseModelTrainingConfig(
+            config.steps,
+            config.batch_size,
+            config.learning_rate,
+            config.prompt_dropout,
+            config.seed,
+        ),
         device=profile.device,
     )
     with atomic_path(storage.base_model_dir) as tmp:
         backend.save(tmp)
     window = max(1, len(log.losses) // 20)
-    smoothed = [sum(log.losses[i: i + window]) / window
-                for i in range(0, len(log.losses) - window + 1, window)]
-    return MaterializeResult(metadata={
-        "path": MetadataValue.path(str(storage.base_model_dir)),
-        "parameters": sum(p.numel() for p in backend.unet.parameters()),
-        "train_images": len(splits.base[1]),
-        "steps": config.steps,
-        "final_loss": sum(log.losses[-window:]) / window,
-        "train_seconds": round(log.seconds, 1),
-        "loss_curve": line_plot(
-            {"train loss": (list(range(window, len(log.losses) + 1, window)), smoothed)},
-            "base model loss", "step", "MSE (epsilon)"),
-    })
+    smoothed = [
+        sum(log.losses[i : i + window]) / window
+        for i in range(0, len(log.losses) - window + 1, window)
+    ]
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(storage.base_model_dir)),
+            "parameters": sum(p.numel() for p in backend.unet.parameters()),
+            "train_images": len(splits.base[1]),
+            "steps": config.steps,
+            "final_loss": sum(log.losses[-window:]) / window,
+            "train_seconds": round(log.seconds, 1),
+            "loss_curve": line_plot(
+                {"train loss": (list(range(window, len(log.losses) + 1, window)), smoothed)},
+                "base model loss",
+                "step",
+                "MSE (epsilon)",
+            ),
+        }
+    )
 
 
 class RewardModelConfig(Config):
@@ -79,10 +95,12 @@ def reward_model(config: RewardModelConfig, storage: StorageResource) -> Materia
     accuracy = reward.accuracy(*splits.reward_test)
     with atomic_path(storage.reward_model_dir) as tmp:
         reward.save(tmp, heldout_accuracy=accuracy)
-    return MaterializeResult(metadata={
-        "path": MetadataValue.path(str(storage.reward_model_dir)),
-        "reward": f"{reward.name} {reward.version}",
-        "heldout_accuracy": accuracy,
-        "train_images": len(splits.reward_train[1]),
-        "heldout_images": len(splits.reward_test[1]),
-    })
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(storage.reward_model_dir)),
+            "reward": f"{reward.name} {reward.version}",
+            "heldout_accuracy": accuracy,
+            "train_images": len(splits.reward_train[1]),
+            "heldout_images": len(splits.reward_test[1]),
+        }
+    )

@@ -1,130 +1,237 @@
-"""Evaluation assets: paired images from standard and golden noise, and their reward scores."""
+"""Evaluation assets: images from standard noise, re-denoise and every golden-noise model at
+each sampling setting; paired reward scores; the comparison table."""
 
+import itertools
 
 import numpy as np
 import pandas as pd
 import torch
 from dagster import AssetDep, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
+from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.assets.prompts import read_prompts_frame
 from gn_dagster.atomic import atomic_path, write_parquet
 from gn_dagster.metadata import table
 from gn_dagster.resources import DigitsProfileResource, StorageResource
-from gn_models.evaluation import generate_eval_images, score_table, summarize_scores
-from gn_models.images import comparison_grid, load_png, markdown_image, save_png
-from gn_models.noise_net import FiLMNoiseNet
+from gn_models.ddim import re_denoise
+from gn_models.evaluation import (
+    EvalSetting,
+    comparison_table,
+    paired_scores,
+    sample_with_noise,
+)
+from gn_models.images import image_grid, load_png, markdown_image, save_png
+from gn_models.registry import load_golden_model
 
 GROUP = "evaluation"
+BASELINES = ["standard", "redenoise"]
 
 
 class EvalImagesConfig(Config):
-    seeds_per_prompt: int = 10  # E seeds per evaluation prompt
+    seeds_per_prompt: int = 5  # E seeds per evaluation prompt
     first_seed: int = 1_000_000  # seeds first_seed .. first_seed + E - 1, apart from training
-    cfg_scale: float = 5.5
-    num_steps: int = 10
+    cfg_scales: list[float] = [5.5, 2.0, 1.0]
+    step_counts: list[int] = [10, 4]  # 4: golden noise learned at 10 steps, used at 4
+    methods: list[str] = BASELINES + MODEL_ASSET_NAMES
+    redenoise_cfg: float = 5.5  # w_l of the re-denoise oracle (w_w = 1.0)
     batch_size: int = 256
     preview_columns: int = 16
     png_scale: int = 4  # PNGs are upscaled (nearest) so 8x8 digits are visible
 
 
+def noise_functions(config: EvalImagesConfig, backend, storage, setting: EvalSetting):
+    """method name -> (noise_fn(x_T, cond), parameter count)."""
+    fns = {
+        "standard": (lambda x, c: x, 0),
+        "redenoise": (
+            lambda x, c: re_denoise(backend, x, c, config.redenoise_cfg, 1.0, setting.num_steps),
+            0,
+        ),
+    }
+    for name in config.methods:
+        if name not in fns:
+            model = load_golden_model(storage.checkpoint_dir(name), backend.device)
+            fns[name] = (model, sum(p.numel() for p in model.parameters()))
+    return {
+        name: fns[name] for name in ["standard"] + [m for m in config.methods if m != "standard"]
+    }
+
+
 @asset(
     group_name=GROUP,
-    deps=[AssetDep("eval_prompts"), AssetDep("npnet"), AssetDep("base_model")],
-    code_version="1",
+    deps=[AssetDep("eval_prompts"), AssetDep("base_model")]
+    + [AssetDep(m) for m in MODEL_ASSET_NAMES],
+    code_version="2",
     pool="gpu",
     description=(
-        "Evaluation images: every evaluation prompt x E seeds sampled twice with the same "
-        "sampler, once from standard noise x_T and once from the model's golden noise. PNG files "
-        "plus index.parquet; preview grid (standard row above golden row) in metadata."
+        "Evaluation images: every evaluation prompt x E seeds sampled from standard noise x_T, "
+        "from re-denoise applied at inference (the oracle: two extra UNet calls) and from each "
+        "golden-noise model's output for the same x_T, at every CFG scale x DDIM step count. "
+        "PNG files plus index.parquet (with noise and sampling times); preview grid in metadata."
     ),
 )
-def eval_images(context: AssetExecutionContext, config: EvalImagesConfig,
-                storage: StorageResource, profile: DigitsProfileResource) -> MaterializeResult:
+def eval_images(
+    context: AssetExecutionContext,
+    config: EvalImagesConfig,
+    storage: StorageResource,
+    profile: DigitsProfileResource,
+) -> MaterializeResult:
     prompts = read_prompts_frame(storage.prompts_dir / "eval.parquet")
     backend = profile.load_backend(storage.base_model_dir)
-    model = FiLMNoiseNet.load(storage.npnet_dir, backend.device)
     seeds = list(range(config.first_seed, config.first_seed + config.seeds_per_prompt))
-    images = generate_eval_images(backend, model, prompts, seeds, config.cfg_scale,
-                                  config.num_steps, config.batch_size)
-    rows = []
-    with atomic_path(storage.eval_images_dir) as tmp:
-        for i in range(len(images.seed)):
-            names = {kind: f"{kind}/{i:05d}_seed{images.seed[i]}.png"
-                     for kind in ("standard", "golden")}
-            save_png(images.image_standard[i], tmp / names["standard"], config.png_scale)
-            save_png(images.image_golden[i], tmp / names["golden"], config.png_scale)
-            rows.append({"prompt": images.prompt[i], "label": int(images.label[i]),
-                         "seed": int(images.seed[i]), "standard": names["standard"],
-                         "golden": names["golden"]})
+    settings = [
+        EvalSetting(c, s) for s, c in itertools.product(config.step_counts, config.cfg_scales)
+    ]
+    rows, preview = [], {}
+    with atomic_path(storage.eval_images_dir) as tmp, torch.no_grad():
+        for setting in settings:
+            for method, (fn, params) in noise_functions(config, backend, storage, setting).items():
+                out = sample_with_noise(backend, fn, prompts, seeds, setting, config.batch_size)
+                context.log.info(f"{setting.name} {method}: {len(out.images)} images")
+                rows += _write_pngs(
+                    tmp, out, setting, method, params, prompts, seeds, config.png_scale
+                )
+                if setting == settings[0]:
+                    preview[method] = out.images[:: len(seeds)][: config.preview_columns]
         pd.DataFrame(rows).to_parquet(tmp / "index.parquet", index=False)
-        # one column per prompt (its first seed), so the preview spans the prompts
-        preview = np.arange(0, len(rows), config.seeds_per_prompt)[: config.preview_columns]
-        grid = comparison_grid(images.image_standard[preview], images.image_golden[preview], scale=6)
+        grid = image_grid(list(preview.values()), scale=6)
         grid.save(tmp / "preview.png")
-    return MaterializeResult(metadata={
-        "path": MetadataValue.path(str(storage.eval_images_dir)),
-        "num_pairs": len(rows),
-        "num_prompts": len(prompts),
-        "seeds": f"{seeds[0]}..{seeds[-1]}",
-        "cfg_scale": config.cfg_scale,
-        "num_steps": config.num_steps,
-        "preview": MetadataValue.md(
-            "Top row: standard noise x_T. Bottom row: golden noise (same seed and prompt).\n\n"
-            + markdown_image(grid, "standard vs golden")),
-    })
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(storage.eval_images_dir)),
+            "num_images": len(rows),
+            "num_prompts": len(prompts),
+            "seeds": f"{seeds[0]}..{seeds[-1]}",
+            "settings": ", ".join(s.name for s in settings),
+            "methods": ", ".join(preview),
+            "preview": MetadataValue.md(
+                f"{settings[0].name}. Rows, top to bottom: {', '.join(preview)}. Columns: one "
+                "evaluation prompt each (first seed); every row starts from the same x_T.\n\n"
+                + markdown_image(grid, "standard vs golden noise")
+            ),
+        }
+    )
 
 
-def read_eval_images(directory) -> tuple[pd.DataFrame, torch.Tensor, torch.Tensor]:
-    """The index and the images (N, C, H, W) float32 in [0, 1] of both kinds."""
-    index = pd.read_parquet(directory / "index.parquet")
-    stacks = [torch.from_numpy(np.stack([load_png(directory / p) for p in index[kind]])) / 255.0
-              for kind in ("standard", "golden")]
-    return index, stacks[0], stacks[1]
+def _write_pngs(directory, out, setting, method, params, prompts, seeds, scale) -> list[dict]:
+    rows = []
+    jobs = [(p, s) for p in prompts for s in seeds]
+    for i, ((prompt, seed), image) in enumerate(zip(jobs, out.images, strict=False)):
+        path = f"{setting.name}/{method}/{i:05d}_seed{seed}.png"
+        save_png(image, directory / path, scale)
+        rows.append(
+            {
+                "cfg_scale": setting.cfg_scale,
+                "num_steps": setting.num_steps,
+                "method": method,
+                "prompt": prompt.text,
+                "label": -1 if prompt.label is None else prompt.label,
+                "seed": seed,
+                "path": path,
+                "parameters": params,
+                "noise_seconds_per_image": out.noise_seconds / len(out.images),
+                "sampling_seconds_per_image": out.sampling_seconds / len(out.images),
+            }
+        )
+    return rows
 
 
 @asset(
     group_name=GROUP,
     deps=[AssetDep("eval_images"), AssetDep("reward_model")],
-    code_version="1",
+    code_version="2",
     description=(
-        "Reward of every evaluation image pair: one row per (prompt, seed) with reward_standard, "
-        "reward_golden and win (golden > standard); summary with the win rate and its 95% "
-        "Wilson confidence interval. Parquet on disk."
+        "Reward of every evaluation image, paired with standard noise: one row per (setting, "
+        "method, prompt, seed) with reward_standard, reward_golden and win (golden > "
+        "standard). Parquet on disk; summary of the first setting in metadata."
     ),
 )
-def scores(context: AssetExecutionContext, storage: StorageResource,
-           profile: DigitsProfileResource) -> MaterializeResult:
-    index, standard, golden = read_eval_images(storage.eval_images_dir)
+def scores(
+    context: AssetExecutionContext, storage: StorageResource, profile: DigitsProfileResource
+) -> MaterializeResult:
+    directory = storage.eval_images_dir
+    index = pd.read_parquet(directory / "index.parquet")
     reward = profile.load_reward(storage.reward_model_dir)
-    prompts = index["prompt"].tolist()
+    images = torch.from_numpy(np.stack([load_png(directory / p) for p in index["path"]])) / 255.0
     labels = [None if lab < 0 else int(lab) for lab in index["label"]]
-    frame = score_table(
-        index, reward.score(standard, prompts, labels).numpy(),
-        reward.score(golden, prompts, labels).numpy(),
-    ).assign(reward=f"{reward.name} {reward.version}")
+    rewards = index.assign(reward=reward.score(images, index["prompt"].tolist(), labels).numpy())
+    frame = paired_scores(rewards).assign(reward_model=f"{reward.name} {reward.version}")
     write_parquet(frame, storage.scores_path)
-    summary = summarize_scores(frame)
-    per_prompt = frame.groupby("prompt", sort=False).agg(
-        reward_standard=("reward_standard", "mean"), reward_golden=("reward_golden", "mean"),
-        win_rate=("win", "mean")).reset_index()
-    return MaterializeResult(metadata={
-        "path": MetadataValue.path(str(storage.scores_path)),
-        "reward": f"{reward.name} {reward.version}",
-        "dagster/row_count": len(frame),
-        **summary,
-        "summary": MetadataValue.md(summary_markdown(summary)),
-        "per_prompt": table(per_prompt.round(4)),
-    })
-
-
-def summary_markdown(summary: dict) -> str:
-    """The score summary as a markdown table (also printed by `make demo`)."""
-    return (
-        "| metric | value |\n|---|---|\n"
-        f"| pairs (prompt x seed) | {summary['n']} |\n"
-        f"| mean reward, standard noise | {summary['mean_reward_standard']:.4f} |\n"
-        f"| mean reward, golden noise | {summary['mean_reward_golden']:.4f} |\n"
-        f"| mean gain | {summary['mean_gain']:+.4f} |\n"
-        f"| win rate (golden > standard) | {summary['win_rate']:.1%} "
-        f"(95% CI {summary['win_rate_ci_low']:.1%} - {summary['win_rate_ci_high']:.1%}) |\n"
+    first = frame[
+        (frame["cfg_scale"] == frame["cfg_scale"].iloc[0])
+        & (frame["num_steps"] == frame["num_steps"].iloc[0])
+    ]
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(storage.scores_path)),
+            "reward": f"{reward.name} {reward.version}",
+            "dagster/row_count": len(frame),
+            "summary": MetadataValue.md(comparison_markdown(comparison_table(first))),
+        }
     )
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetDep("scores"), AssetDep("eval_images")],
+    code_version="1",
+    description=(
+        "Comparison of methods: one row per method and sampling setting with mean rewards, win "
+        "rate vs standard noise with its 95% Wilson CI, extra inference time per image relative "
+        "to one sampling run at that setting, and parameters."
+    ),
+)
+def comparison(storage: StorageResource) -> MaterializeResult:
+    frame = build_comparison(
+        pd.read_parquet(storage.scores_path),
+        pd.read_parquet(storage.eval_images_dir / "index.parquet"),
+    )
+    write_parquet(frame, storage.comparison_path)
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(storage.comparison_path)),
+            "table": table(frame.round(4)),
+            "summary": MetadataValue.md(comparison_markdown(frame)),
+        }
+    )
+
+
+def build_comparison(scores_frame: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """comparison_table plus extra time ratio and parameters from the eval image index."""
+    keys = ["method", "cfg_scale", "num_steps"]
+    timing = index.groupby(keys, sort=False).agg(
+        noise_s=("noise_seconds_per_image", "first"), parameters=("parameters", "first")
+    )
+    sampling = (
+        index[index["method"] == "standard"]
+        .groupby(["cfg_scale", "num_steps"])
+        .agg(sampling_s=("sampling_seconds_per_image", "first"))
+    )
+    timing = timing.reset_index().merge(sampling.reset_index(), on=["cfg_scale", "num_steps"])
+    timing["extra_time_ratio"] = timing["noise_s"] / timing["sampling_s"]
+    frame = comparison_table(scores_frame).merge(
+        timing[[*keys, "extra_time_ratio", "parameters"]], on=keys
+    )
+    return frame.sort_values(
+        ["num_steps", "cfg_scale", "method"], ascending=[False, False, True]
+    ).reset_index(drop=True)
+
+
+def comparison_markdown(frame: pd.DataFrame) -> str:
+    """The comparison as a markdown table (also printed by `make demo`)."""
+    extra = "extra_time_ratio" in frame
+    lines = [
+        "| method | CFG | steps | reward standard | reward golden | win rate (95% CI) |"
+        + (" extra time | params |" if extra else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if extra else ""),
+    ]
+    for r in frame.itertuples():
+        line = (
+            f"| {r.method} | {r.cfg_scale:g} | {r.num_steps} | {r.mean_reward_standard:.4f} "
+            f"| {r.mean_reward_golden:.4f} | {r.win_rate:.1%} ({r.win_rate_ci_low:.1%} - "
+            f"{r.win_rate_ci_high:.1%}) |"
+        )
+        if extra:
+            line += f" {r.extra_time_ratio:.2%} | {r.parameters:,} |"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -1,6 +1,5 @@
 """Prompt assets: the sharded training prompts and the evaluation prompts."""
 
-
 import hashlib
 
 import pandas as pd
@@ -23,17 +22,21 @@ GROUP = "prompts"
 
 def prompts_frame(prompts: list[Prompt]) -> pd.DataFrame:
     """Prompts as a frame with columns prompt (str) and label (nullable Int64)."""
-    return pd.DataFrame({
-        "prompt": pd.Series([p.text for p in prompts], dtype="string"),
-        "label": pd.Series([p.label for p in prompts], dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "prompt": pd.Series([p.text for p in prompts], dtype="string"),
+            "label": pd.Series([p.label for p in prompts], dtype="Int64"),
+        }
+    )
 
 
 def read_prompts_frame(path) -> list[Prompt]:
     """Inverse of ``prompts_frame`` from a parquet file."""
     frame = pd.read_parquet(path)
-    return [Prompt(str(t), None if pd.isna(lab) else int(lab))
-            for t, lab in zip(frame["prompt"], frame["label"])]
+    return [
+        Prompt(str(t), None if pd.isna(lab) else int(lab))
+        for t, lab in zip(frame["prompt"], frame["label"], strict=False)
+    ]
 
 
 def content_hash(prompts: list[Prompt]) -> str:
@@ -67,8 +70,9 @@ def _result(prompts: list[Prompt], path, source: str) -> MaterializeResult:
         "one prompt changes one shard). Data version = hash of the shard's prompts."
     ),
 )
-def prompts(context: AssetExecutionContext, storage: StorageResource,
-            prompt_source: PromptSourceResource) -> MaterializeResult:
+def prompts(
+    context: AssetExecutionContext, storage: StorageResource, prompt_source: PromptSourceResource
+) -> MaterializeResult:
     source = prompt_source.train_file()
     shard = shard_index(context.partition_key)
     rows = [p for p in read_prompt_file(source) if shard_of(p.text, NUM_SHARDS) == shard]
@@ -86,8 +90,9 @@ def prompts(context: AssetExecutionContext, storage: StorageResource,
         "parsed like the training prompts. Not sharded."
     ),
 )
-def eval_prompts(context: AssetExecutionContext, storage: StorageResource,
-                 prompt_source: PromptSourceResource) -> MaterializeResult:
+def eval_prompts(
+    context: AssetExecutionContext, storage: StorageResource, prompt_source: PromptSourceResource
+) -> MaterializeResult:
     source = prompt_source.eval_file()
     rows = read_prompt_file(source)
     path = storage.prompts_dir / "eval.parquet"

@@ -24,7 +24,9 @@ SCHEDULER_CONFIG: dict[str, Any] = {
 }
 
 
-def build_digits_unet(cross_attention_dim: int = MiniLMTextEncoder.embed_dim) -> UNet2DConditionModel:
+def build_digits_unet(
+    cross_attention_dim: int = MiniLMTextEncoder.embed_dim,
+) -> UNet2DConditionModel:
     """A ~0.9M-parameter UNet2DConditionModel for (B, 1, 8, 8) pixels, cross-attending to
     MiniLM prompt_embeds (B, L, 384). Random init (seed it before calling)."""
     return UNet2DConditionModel(
@@ -53,8 +55,12 @@ class DigitsBackend(DiffusionBackend):
         device: torch device.
     """
 
-    def __init__(self, unet: UNet2DConditionModel, encoder: MiniLMTextEncoder,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        unet: UNet2DConditionModel,
+        encoder: MiniLMTextEncoder,
+        device: str | torch.device = "cpu",
+    ):
         self.device = torch.device(device)
         self.unet = unet.to(self.device).eval()
         self.encoder = encoder
@@ -73,12 +79,14 @@ class DigitsBackend(DiffusionBackend):
 
     def denoiser(self, x: torch.Tensor, t: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
         return self.unet(
-            x, t, encoder_hidden_states=cond.prompt_embeds,
+            x,
+            t,
+            encoder_hidden_states=cond.prompt_embeds,
             encoder_attention_mask=cond.attention_mask,
         ).sample
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return ((latents.float().clamp(-1, 1) + 1) / 2)
+        return (latents.float().clamp(-1, 1) + 1) / 2
 
     def save(self, directory: str | Path) -> None:
         """Write ``unet/`` (diffusers safetensors + config) and ``text_encoder.json``."""

@@ -23,8 +23,14 @@ HELD_OUT_PHRASINGS = (
     "the digit {w} written by hand",
     "a scanned handwritten {n}",
 )
-STYLES = ("", ", neatly written", ", in black ink", ", bold strokes", ", small and centered",
-          ", quickly scribbled")
+STYLES = (
+    "",
+    ", neatly written",
+    ", in black ink",
+    ", bold strokes",
+    ", small and centered",
+    ", quickly scribbled",
+)
 
 
 @dataclass
@@ -40,8 +46,9 @@ class DigitSplits:
     reward_test: tuple[torch.Tensor, torch.Tensor]
 
 
-def load_digit_splits(seed: int = 0, base_fraction: float = 0.5,
-                      reward_test_fraction: float = 0.2) -> DigitSplits:
+def load_digit_splits(
+    seed: int = 0, base_fraction: float = 0.5, reward_test_fraction: float = 0.2
+) -> DigitSplits:
     """Shuffle sklearn's digits with ``seed`` and split them into base / reward-train /
     reward-test. Pixel values 0..16 are scaled to [-1, 1]."""
     from sklearn.datasets import load_digits
@@ -52,7 +59,7 @@ def load_digit_splits(seed: int = 0, base_fraction: float = 0.5,
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     n_base = int(base_fraction * len(order))
     n_test = int(reward_test_fraction * len(order))
-    parts = order[:n_base], order[n_base: len(order) - n_test], order[len(order) - n_test:]
+    parts = order[:n_base], order[n_base : len(order) - n_test], order[len(order) - n_test :]
     return DigitSplits(*((images[p], labels[p]) for p in parts))
 
 
@@ -63,6 +70,4 @@ def caption(digit: int, phrasing: str, style: str = "") -> str:
 
 def captions(phrasings: tuple[str, ...], styles: tuple[str, ...] = STYLES) -> list[tuple[str, int]]:
     """Every (caption, digit) for the given phrasings x styles x digits 0..9."""
-    return [
-        (caption(d, p, s), d) for p, s, d in itertools.product(phrasings, styles, range(10))
-    ]
+    return [(caption(d, p, s), d) for p, s, d in itertools.product(phrasings, styles, range(10))]

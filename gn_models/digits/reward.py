@@ -42,7 +42,7 @@ class DigitClassifierReward(RewardModel):
 
     def score(self, images, prompts, labels):
         if any(label is None for label in labels):
-            missing = next(p for p, label in zip(prompts, labels) if label is None)
+            missing = next(p for p, label in zip(prompts, labels, strict=False) if label is None)
             raise ValueError(
                 f"The digit-classifier reward needs a digit label for every prompt; "
                 f"{missing!r} has none. Add a `label` column (0-9) to the prompt file."
@@ -51,7 +51,9 @@ class DigitClassifierReward(RewardModel):
         return probs[torch.arange(len(probs)), torch.tensor(labels)]
 
     @classmethod
-    def fit(cls, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> DigitClassifierReward:
+    def fit(
+        cls, images: torch.Tensor, labels: torch.Tensor, seed: int = 0
+    ) -> DigitClassifierReward:
         """Fit on (N, 1, 8, 8) images in [-1, 1] and (N,) int64 labels (scikit-learn, lbfgs)."""
         from sklearn.linear_model import LogisticRegression
 

@@ -71,11 +71,15 @@ def train_digits_base_model(
         cond = embeds.index(caption_idx).to(accelerator.device)
         x0 = images[pick].to(accelerator.device)
         noise = torch.randn_like(x0)
-        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(x0),),
-                          device=x0.device)
-        pred = unet(noise_scheduler.add_noise(x0, noise, t), t,
-                    encoder_hidden_states=cond.prompt_embeds,
-                    encoder_attention_mask=cond.attention_mask).sample
+        t = torch.randint(
+            0, noise_scheduler.config.num_train_timesteps, (len(x0),), device=x0.device
+        )
+        pred = unet(
+            noise_scheduler.add_noise(x0, noise, t),
+            t,
+            encoder_hidden_states=cond.prompt_embeds,
+            encoder_attention_mask=cond.attention_mask,
+        ).sample
         loss = F.mse_loss(pred, noise)
         accelerator.backward(loss)
         optimizer.step()

@@ -27,5 +27,5 @@ def test_gradients_flow_and_save_load(tmp_path):
     model.save(tmp_path / "ckpt", note="x")
     loaded = FiLMNoiseNet.load(tmp_path / "ckpt")
     torch.testing.assert_close(loaded(x, c), model.eval()(x, c))
-    with pytest.raises(FileNotFoundError, match="Materialize the `npnet` asset"):
+    with pytest.raises(FileNotFoundError, match="Materialize the model"):
         FiLMNoiseNet.load(tmp_path / "missing")

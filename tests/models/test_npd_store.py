@@ -2,42 +2,42 @@ import numpy as np
 import pytest
 import zarr
 
-from gn_models.npd import NoisePairs
+from gn_models.npd import NoiseSequences
 from gn_models.npd_store import IncompleteShardError, open_shard, read_shard, write_shard
 
 
-def make_pairs(n=5, fill=0.0):
+def make_sequences(n=5, fill=0.0, steps=3):
     rng = np.random.default_rng(0)
-    return NoisePairs(
+    reward = rng.random((n, steps + 1), dtype=np.float32)
+    reward[:, 2:-1] = np.nan
+    return NoiseSequences(
         prompt=np.array([f"prompt {i}" for i in range(n)], dtype=object),
         label=np.arange(n, dtype=np.int64),
         seed=np.arange(n, dtype=np.int64) * 7,
-        x_T=rng.standard_normal((n, 1, 6, 10), dtype=np.float32) + fill,
-        x_golden=rng.standard_normal((n, 1, 6, 10), dtype=np.float32),
+        noise=rng.standard_normal((n, steps + 1, 1, 6, 10), dtype=np.float32) + fill,
+        reward=reward,
         image_standard=rng.integers(0, 255, (n, 1, 6, 10), dtype=np.uint8),
         image_golden=rng.integers(0, 255, (n, 1, 6, 10), dtype=np.uint8),
-        reward_standard=rng.random(n, dtype=np.float32),
-        reward_golden=rng.random(n, dtype=np.float32),
-        kept=np.array([True, False] * (n // 2) + [True] * (n % 2)),
+        kept=reward[:, -1] > reward[:, 0],
     )
 
 
 def test_round_trip_dtypes_and_chunks(tmp_path):
-    pairs = make_pairs()
+    pairs = make_sequences()
     write_shard(tmp_path / "s.zarr", "shard-00", pairs, chunk_size=2, attrs={"k": 1})
     data = read_shard(tmp_path / "s.zarr", "shard-00")
     for name, values in pairs.arrays().items():
         assert data[name].dtype == values.dtype, name
-        np.testing.assert_array_equal(data[name], values)
+        np.testing.assert_array_equal(data[name], values)  # NaN rewards compare equal
     group = open_shard(tmp_path / "s.zarr", "shard-00")
-    assert group["x_T"].chunks == (2, 1, 6, 10)
+    assert group["noise"].chunks == (2, 4, 1, 6, 10)
     assert group.attrs["count"] == 5 and group.attrs["k"] == 1
     assert zarr.open_group(tmp_path / "s.zarr", mode="r").metadata.zarr_format == 3
 
 
 def test_interrupted_write_keeps_previous_shard(tmp_path, monkeypatch):
     store = tmp_path / "s.zarr"
-    write_shard(store, "shard-01", make_pairs(fill=0.0))
+    write_shard(store, "shard-01", make_sequences(fill=0.0))
     from gn_models import npd_store
 
     def crash(group, name, values, chunk_size):
@@ -48,10 +48,10 @@ def test_interrupted_write_keeps_previous_shard(tmp_path, monkeypatch):
     original = npd_store._write_array
     monkeypatch.setattr(npd_store, "_write_array", crash)
     with pytest.raises(KeyboardInterrupt):
-        write_shard(store, "shard-01", make_pairs(fill=100.0))
+        write_shard(store, "shard-01", make_sequences(fill=100.0))
     monkeypatch.undo()
     # the old complete shard is intact; the partial one is not readable under the shard name
-    assert read_shard(store, "shard-01", ["x_T"])["x_T"].mean() < 10
+    assert read_shard(store, "shard-01", ["noise"])["noise"].mean() < 10
     with pytest.raises(IncompleteShardError, match="Materialize `noise_pairs`"):
         read_shard(store, "shard-02")
 

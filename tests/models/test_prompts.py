@@ -15,7 +15,9 @@ def test_txt_blank_lines_whitespace_and_duplicates(tmp_path):
 
 
 def test_csv_with_bom_header_label_and_extra_columns(tmp_path):
-    data = "\ufeffid,Caption,note,label\n0,the number 7,x,7\n1,,y,\n2,the  number 7,z,3\n3,a two,,2\n"
+    data = (
+        "\ufeffid,Caption,note,label\n0,the number 7,x,7\n1,,y,\n2,the  number 7,z,3\n3,a two,,2\n"
+    )
     path = write(tmp_path, "p.csv", data.encode("utf-8"))
     # the duplicate keeps its first occurrence and label; the blank prompt row is dropped
     assert read_prompt_file(path) == [Prompt("the number 7", 7), Prompt("a two", 2)]

@@ -10,18 +10,33 @@ from dagster import DagsterInstance, Definitions, RunConfig
 
 from gn_dagster.assets.base_models import BaseModelConfig
 from gn_dagster.assets.evaluation import EvalImagesConfig
+from gn_dagster.assets.golden_models import (
+    FiLMAssetConfig,
+    GRUAssetConfig,
+    NPNetAssetConfig,
+    TransformerAssetConfig,
+)
 from gn_dagster.assets.noise_pairs import NoisePairsConfig
-from gn_dagster.assets.npnet import NPNetConfig
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.resources import StorageResource, packaged_prompt_file
 
-TINY = RunConfig(ops={
-    "base_model": BaseModelConfig(steps=60, batch_size=64),
-    "noise_pairs": NoisePairsConfig(seeds_per_prompt=3, batch_size=32, chunk_size=8),
-    "npnet": NPNetConfig(steps=40, batch_size=16, hidden=16, num_blocks=1, val_fraction=0.2),
-    "eval_images": EvalImagesConfig(seeds_per_prompt=3, preview_columns=4),
-})
+TINY_TRAINING = {"steps": 30, "batch_size": 16, "eval_every": 10, "val_fraction": 0.2}
+TINY = RunConfig(
+    ops={
+        "base_model": BaseModelConfig(steps=60, batch_size=64),
+        "noise_pairs": NoisePairsConfig(
+            seeds_per_prompt=3, num_redenoise=3, batch_size=32, chunk_size=8
+        ),
+        "npnet": NPNetAssetConfig(**TINY_TRAINING, svd_dim=16, svd_out_hidden=16, conv_hidden=8),
+        "film_noise_net": FiLMAssetConfig(**TINY_TRAINING, hidden=16, num_blocks=1),
+        "noise_transformer": TransformerAssetConfig(**TINY_TRAINING, dim=16, depth=1),
+        "noise_gru": GRUAssetConfig(**TINY_TRAINING, hidden=8, gru_dim=8, predict_variance=True),
+        "eval_images": EvalImagesConfig(
+            seeds_per_prompt=2, cfg_scales=[5.5, 1.0], step_counts=[4], preview_columns=4
+        ),
+    }
+)
 NUM_TRAIN_PROMPTS, NUM_EVAL_PROMPTS = 24, 4
 
 
@@ -45,10 +60,12 @@ def head_of(source: str, rows: int, path: Path) -> Path:
 @pytest.fixture(scope="session")
 def materialized(tmp_path_factory) -> Materialized:
     root = tmp_path_factory.mktemp("graph")
-    train = head_of(packaged_prompt_file("digits_train_prompts.csv"), NUM_TRAIN_PROMPTS,
-                    root / "train.csv")
-    evaluation = head_of(packaged_prompt_file("digits_eval_prompts.csv"), NUM_EVAL_PROMPTS,
-                         root / "eval.csv")
+    train = head_of(
+        packaged_prompt_file("digits_train_prompts.csv"), NUM_TRAIN_PROMPTS, root / "train.csv"
+    )
+    evaluation = head_of(
+        packaged_prompt_file("digits_eval_prompts.csv"), NUM_EVAL_PROMPTS, root / "eval.csv"
+    )
     defs = build_definitions(str(root / "artifacts"), str(train), str(evaluation), device="cpu")
     home = root / "dagster_home"
     home.mkdir()

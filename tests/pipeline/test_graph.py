@@ -3,17 +3,23 @@ import pandas as pd
 import torch
 from dagster import AssetKey, AssetRecordsFilter, Definitions
 
+from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.definitions import ASSETS, defs
 from gn_dagster.partitions import NUM_SHARDS, SHARD_KEYS
 from gn_models.ddim import re_denoise
 from gn_models.digits.backend import DigitsBackend
-from gn_models.noise_net import FiLMNoiseNet
 from gn_models.npd_store import open_shard, read_shard
 from gn_models.prompts import read_prompt_file, shard_of
+from gn_models.registry import load_golden_model
 from pipeline.conftest import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
 
-ASSET_NAMES = ["prompts", "eval_prompts", "base_model", "reward_model", "noise_pairs", "npnet",
-               "eval_images", "scores"]
+ASSET_NAMES = [
+    "prompts", "eval_prompts", "base_model", "reward_model", "noise_pairs", *MODEL_ASSET_NAMES,
+    "eval_images", "scores", "comparison",
+]  # fmt: skip
+METHODS = ["redenoise", *MODEL_ASSET_NAMES]
+SETTINGS = [(5.5, 4), (1.0, 4)]  # the TINY eval settings
+EVAL_PAIRS = NUM_EVAL_PROMPTS * 2  # prompts x seeds
 
 
 def latest(m, name, partition=None):
@@ -36,11 +42,8 @@ def test_definitions_load_and_validate():
 
 def test_every_asset_and_shard_materialized(materialized):
     for name in ASSET_NAMES:
-        if name in ("prompts", "noise_pairs"):
-            for shard in SHARD_KEYS:
-                latest(materialized, name, shard)
-        else:
-            latest(materialized, name)
+        for shard in SHARD_KEYS if name in ("prompts", "noise_pairs") else [None]:
+            latest(materialized, name, shard)
 
 
 def test_prompt_shards_partition_the_file(materialized):
@@ -54,22 +57,23 @@ def test_prompt_shards_partition_the_file(materialized):
     assert sorted(seen) == sorted(p.text for p in expected) and len(seen) == NUM_TRAIN_PROMPTS
 
 
-def test_noise_pairs_zarr_shapes_dtypes_and_statistics(materialized):
+def test_noise_sequences_zarr_shapes_dtypes_and_statistics(materialized):
     store = materialized.storage.npd_store
     shards = [read_shard(store, k) for k in SHARD_KEYS if open_shard(store, k).attrs["count"]]
     data = {k: np.concatenate([s[k] for s in shards]) for k in shards[0]}
     n = NUM_TRAIN_PROMPTS * 3
-    assert data["x_T"].shape == data["x_golden"].shape == (n, 1, 8, 8)
-    assert data["x_T"].dtype == np.float32 and data["image_golden"].dtype == np.uint8
+    assert data["noise"].shape == (n, 4, 1, 8, 8) and data["noise"].dtype == np.float32
+    assert data["reward"].shape == (n, 4) and data["image_golden"].dtype == np.uint8
     assert data["kept"].dtype == bool and data["seed"].dtype == np.int64
     assert len(set(data["seed"].tolist())) == n  # every (prompt, k) has its own seed
-    assert abs(data["x_T"].mean()) < 0.1 and abs(data["x_T"].std() - 1) < 0.1
-    assert np.isfinite(data["x_golden"]).all()
-    assert not np.allclose(data["x_golden"], data["x_T"])
-    np.testing.assert_array_equal(data["kept"], data["reward_golden"] > data["reward_standard"])
-    assert ((0 <= data["reward_standard"]) & (data["reward_standard"] <= 1)).all()
-    group = open_shard(store, SHARD_KEYS[0])
-    assert group["x_T"].chunks[0] == 8  # chunked along the sample axis
+    x_T = data["noise"][:, 0]
+    assert abs(x_T.mean()) < 0.1 and abs(x_T.std() - 1) < 0.1
+    assert np.isfinite(data["noise"]).all()
+    assert not np.allclose(data["noise"][:, 1], x_T)
+    rewarded = data["reward"][:, [0, 1, 3]]
+    assert np.isnan(data["reward"][:, 2]).all() and ((rewarded >= 0) & (rewarded <= 1)).all()
+    np.testing.assert_array_equal(data["kept"], data["reward"][:, 3] > data["reward"][:, 0])
+    assert open_shard(store, SHARD_KEYS[0])["noise"].chunks[0] == 8  # chunked along samples
     meta = latest(materialized, "noise_pairs", SHARD_KEYS[0])
     assert {"path", "count", "kept_fraction", "mean_reward_gain"} <= set(meta)
 
@@ -86,34 +90,52 @@ def test_re_denoise_round_trip_with_trained_base_model(materialized):
     assert perturbation > 1.5 * round_trip_error  # strong CFG leaves a real perturbation
 
 
-def test_checkpoint_reloads_and_changes_noise(materialized):
-    model = FiLMNoiseNet.load(materialized.storage.npnet_dir)
-    meta = latest(materialized, "npnet")
-    assert np.isfinite(meta["val_loss"].value) and meta["parameters"].value > 0
-    x = torch.randn(4, 1, 8, 8)
-    pooled = torch.randn(4, 384)
-    from gn_models.text_encoder import PromptEmbeds
-
-    out = model(x, PromptEmbeds(pooled[:, None], torch.ones(4, 1, dtype=torch.long), pooled))
-    assert out.shape == x.shape and torch.isfinite(out).all() and not torch.equal(out, x)
+def test_checkpoints_reload_and_change_noise(materialized):
+    backend = DigitsBackend.load(materialized.storage.base_model_dir)
+    cond = backend.encode_prompts(["the number 3", "handwritten eight"])
+    x = backend.initial_noise([1, 2])
+    for name in MODEL_ASSET_NAMES:
+        model = load_golden_model(materialized.storage.checkpoint_dir(name))
+        meta = latest(materialized, name)
+        assert np.isfinite(meta["best_val_loss"].value) and meta["parameters"].value > 0
+        assert "data:image/png;base64," in meta["loss_curve"].value
+        out = model(x, cond)
+        assert out.shape == x.shape and torch.isfinite(out).all(), name
+        assert not torch.equal(out, x), name
+    assert latest(materialized, "npnet")["sequence_length"].value == 2  # (x_T, x'_1)
+    assert latest(materialized, "noise_gru")["sequence_length"].value == 4  # n = 3
 
 
 def test_eval_images_and_preview(materialized):
     directory = materialized.storage.eval_images_dir
     index = pd.read_parquet(directory / "index.parquet")
-    assert len(index) == NUM_EVAL_PROMPTS * 3
-    assert all((directory / p).is_file() for p in list(index["standard"]) + list(index["golden"]))
+    assert len(index) == EVAL_PAIRS * len(SETTINGS) * (len(METHODS) + 1)
+    assert all((directory / p).is_file() for p in index["path"])
+    per_key = index.groupby(["cfg_scale", "num_steps", "method"]).size()
+    assert (per_key == EVAL_PAIRS).all() and len(per_key) == len(SETTINGS) * (len(METHODS) + 1)
     assert "data:image/png;base64," in latest(materialized, "eval_images")["preview"].value
 
 
-def test_score_table_and_summary(materialized):
+def test_score_table(materialized):
     frame = pd.read_parquet(materialized.storage.scores_path)
-    assert list(frame.columns) == ["prompt", "label", "seed", "reward_standard", "reward_golden",
-                                   "win", "reward"]
-    assert len(frame) == NUM_EVAL_PROMPTS * 3 and not frame.duplicated(["prompt", "seed"]).any()
+    assert list(frame.columns) == [
+        "cfg_scale", "num_steps", "method", "prompt", "label", "seed",
+        "reward_standard", "reward_golden", "win", "reward_model",
+    ]  # fmt: skip
+    assert len(frame) == EVAL_PAIRS * len(SETTINGS) * len(METHODS)
+    assert not frame.duplicated(["cfg_scale", "num_steps", "method", "prompt", "seed"]).any()
     for column in ("reward_standard", "reward_golden"):
         assert frame[column].between(0, 1).all()
     assert (frame["win"] == (frame["reward_golden"] > frame["reward_standard"])).all()
-    meta = latest(materialized, "scores")
-    assert meta["win_rate_ci_low"].value <= meta["win_rate"].value <= meta["win_rate_ci_high"].value
-    assert "win rate" in meta["summary"].value
+
+
+def test_comparison_table(materialized):
+    frame = pd.read_parquet(materialized.storage.comparison_path)
+    assert len(frame) == len(SETTINGS) * len(METHODS)
+    assert set(frame["method"]) == set(METHODS)
+    assert (frame["win_rate_ci_low"] <= frame["win_rate"]).all()
+    assert (frame["win_rate"] <= frame["win_rate_ci_high"]).all()
+    assert (frame["extra_time_ratio"] > 0).all()
+    assert (frame.loc[frame["method"] == "redenoise", "parameters"] == 0).all()
+    assert (frame.loc[frame["method"] == "npnet", "parameters"] > 0).all()
+    assert "win rate" in latest(materialized, "comparison")["summary"].value

@@ -10,9 +10,13 @@ from gn_models.prompts import PromptFileError, shard_of
 
 def run(tmp_path, source, shard, instance):
     return materialize(
-        [prompts], partition_key=shard, instance=instance,
-        resources={"storage": StorageResource(root=str(tmp_path / "artifacts")),
-                   "prompt_source": PromptSourceResource(train_path=str(source))},
+        [prompts],
+        partition_key=shard,
+        instance=instance,
+        resources={
+            "storage": StorageResource(root=str(tmp_path / "artifacts")),
+            "prompt_source": PromptSourceResource(train_path=str(source)),
+        },
     )
 
 
@@ -26,14 +30,19 @@ def test_editing_one_prompt_changes_one_shard(tmp_path):
         before = {}
         for shard in SHARD_KEYS:
             run(tmp_path, source, shard, instance)
-            before[shard] = content_hash(read_prompts_frame(tmp_path / "artifacts/prompts" / f"{shard}.parquet"))
-        source.write_text("\n".join(lines[:7] + [edited] + lines[8:]))
+            before[shard] = content_hash(
+                read_prompts_frame(tmp_path / "artifacts/prompts" / f"{shard}.parquet")
+            )
+        source.write_text("\n".join([*lines[:7], edited, *lines[8:]]))
         for i, shard in enumerate(SHARD_KEYS):
             result = run(tmp_path, source, shard, instance)
-            version = result.asset_materializations_for_node("prompts")[0].tags["dagster/data_version"]
+            version = result.asset_materializations_for_node("prompts")[0].tags[
+                "dagster/data_version"
+            ]
             assert (version != before[shard]) == (i in changed), shard
             assert version == content_hash(
-                read_prompts_frame(tmp_path / "artifacts/prompts" / f"{shard}.parquet"))
+                read_prompts_frame(tmp_path / "artifacts/prompts" / f"{shard}.parquet")
+            )
 
 
 def test_bad_prompt_file_fails_clearly_and_keeps_the_shard(tmp_path):

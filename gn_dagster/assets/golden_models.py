@@ -1,0 +1,288 @@
+"""Golden-noise model assets: one trained checkpoint per model kind, all on every shard."""
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from dagster import (
+    AllPartitionMapping,
+    AssetDep,
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from gn_dagster.atomic import atomic_path
+from gn_dagster.metadata import line_plot
+from gn_dagster.partitions import SHARD_KEYS
+from gn_dagster.resources import DigitsProfileResource, StorageResource
+from gn_models.golden_model import GoldenNoiseModel
+from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
+from gn_models.npd_store import open_shard, read_shard
+from gn_models.npnet import NPNet, NPNetConfig, resolve_residual
+from gn_models.sequence_rnn import NoiseSequenceRNN, NoiseSequenceRNNConfig
+from gn_models.sequence_transformer import (
+    NoiseSequenceTransformer,
+    NoiseSequenceTransformerConfig,
+)
+from gn_models.train_noise_model import NoiseModelTrainingConfig, train_noise_model
+
+GROUP = "golden_noise_models"
+
+
+class TrainingConfig(Config):
+    steps: int = 1500  # maximum optimiser steps
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    val_fraction: float = 0.1
+    eval_every: int = 100
+    patience: int = 4  # evaluations without improvement before early stopping
+    seed: int = 0
+
+    def training(self) -> NoiseModelTrainingConfig:
+        return NoiseModelTrainingConfig(
+            self.steps,
+            self.batch_size,
+            self.learning_rate,
+            self.val_fraction,
+            self.eval_every,
+            self.patience,
+            self.seed,
+        )
+
+
+class NPNetAssetConfig(TrainingConfig):
+    residual: str = "auto"  # "auto": Swin-T when its weights are local, else "conv"
+    svd_dim: int = 64  # 0: the reference width min(aH, bW)
+    svd_hidden: int = 64
+    svd_out_hidden: int = 256
+    conv_hidden: int = 32
+
+
+class FiLMAssetConfig(TrainingConfig):
+    hidden: int = 64
+    num_blocks: int = 3
+
+
+class TransformerAssetConfig(TrainingConfig):
+    learning_rate: float = 5e-4
+    patch_size: int = 2
+    dim: int = 64
+    depth: int = 2
+    heads: int = 4
+
+
+class GRUAssetConfig(TrainingConfig):
+    hidden: int = 48
+    num_blocks: int = 2
+    gru_dim: int = 96
+    residual: bool = True
+    predict_variance: bool = False
+    kl_weight: float = 1e-3
+
+
+def load_training_sequences(store, one_step: bool) -> dict[str, np.ndarray]:
+    """Kept sequences of every shard: one-step models get [x_T, x'_1] kept by
+    reward(x'_1) > reward(x_T) + m, sequence models the whole chain kept by ``kept``."""
+    shards = [key for key in SHARD_KEYS if open_shard(store, key).attrs["count"] > 0]
+    if not shards:
+        raise ValueError(f"The noise-pair store {store} holds no samples: add prompts.")
+    parts = []
+    for key in shards:
+        data = read_shard(store, key, ["noise", "reward", "prompt", "kept"])
+        if one_step:
+            margin = open_shard(store, key).attrs["sampling"]["margin"]
+            keep = data["reward"][:, 1] > data["reward"][:, 0] + margin
+            parts.append((data["noise"][keep, :2], data["prompt"][keep]))
+        else:
+            parts.append((data["noise"][data["kept"]], data["prompt"][data["kept"]]))
+    return {
+        "noise": np.concatenate([p[0] for p in parts]),
+        "prompt": np.concatenate([p[1] for p in parts]).astype(str),
+    }
+
+
+def train_golden_model(
+    context: AssetExecutionContext,
+    config: TrainingConfig,
+    storage: StorageResource,
+    profile: DigitsProfileResource,
+    name: str,
+    build: Callable,
+    one_step: bool,
+) -> MaterializeResult:
+    """Shared body of the model assets: data, prompts, build, train, save, metadata."""
+    data = load_training_sequences(storage.npd_store, one_step)
+    backend = profile.load_backend(storage.base_model_dir)
+    texts, prompt_index = np.unique(data["prompt"], return_inverse=True)
+    embeds = backend.encode_prompts(list(texts))
+    torch.manual_seed(config.seed)
+    model: GoldenNoiseModel = build(
+        config, backend.latent_shape, embeds.prompt_embeds.shape[1:], data["noise"].shape[1] - 1
+    )
+    log = train_noise_model(
+        model,
+        torch.from_numpy(data["noise"]),
+        torch.from_numpy(prompt_index),
+        embeds,
+        config.training(),
+        device=profile.device,
+    )
+    directory = storage.checkpoint_dir(name)
+    with atomic_path(directory) as tmp:
+        model.cpu().save(
+            tmp,
+            training={
+                "best_val_loss": log.best_val_loss,
+                "best_step": log.best_step,
+                "identity_val_loss": log.identity_val_loss,
+                "num_train": log.num_train,
+                "num_val": log.num_val,
+                "train_seconds": log.seconds,
+            },
+        )
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(directory)),
+            "model": model.kind,
+            "config": MetadataValue.json(model.save_config()),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train_sequences": log.num_train,
+            "val_sequences": log.num_val,
+            "sequence_length": int(data["noise"].shape[1]),
+            "best_val_loss": log.best_val_loss,
+            "best_step": log.best_step,
+            "stopped_early": log.stopped_early,
+            "identity_val_loss": log.identity_val_loss,
+            "train_seconds": round(log.seconds, 1),
+            "loss_curve": line_plot(
+                {
+                    "train": (log.train_steps, log.train_loss),
+                    "validation": (log.val_steps, log.val_loss),
+                    "identity (no change)": ([1, log.train_steps[-1]], [log.identity_val_loss] * 2),
+                },
+                f"{name} loss",
+                "step",
+                "loss",
+            ),
+        }
+    )
+
+
+def model_asset(
+    name: str, config_class: type, build: Callable, one_step: bool, description: str
+) -> AssetsDefinition:
+    """A trained-checkpoint asset for one model kind (depends on every shard)."""
+
+    @asset(
+        name=name,
+        group_name=GROUP,
+        deps=[
+            AssetDep("noise_pairs", partition_mapping=AllPartitionMapping()),
+            AssetDep("base_model"),
+        ],
+        code_version="2",
+        pool="gpu",
+        description=description,
+    )
+    def _model(
+        context: AssetExecutionContext,
+        config: config_class,
+        storage: StorageResource,
+        profile: DigitsProfileResource,
+    ) -> MaterializeResult:
+        return train_golden_model(context, config, storage, profile, name, build, one_step)
+
+    return _model
+
+
+def build_npnet(c: NPNetAssetConfig, shape, embed_shape, n) -> NPNet:
+    return NPNet(
+        NPNetConfig(
+            channels=shape[0],
+            height=shape[1],
+            width=shape[2],
+            prompt_tokens=embed_shape[0],
+            embed_dim=embed_shape[1],
+            svd_dim=c.svd_dim,
+            svd_hidden=c.svd_hidden,
+            svd_out_hidden=c.svd_out_hidden,
+            residual=resolve_residual(c.residual),
+            conv_hidden=c.conv_hidden,
+        ),
+        pretrained_residual=True,
+    )
+
+
+def build_film(c: FiLMAssetConfig, shape, embed_shape, n) -> FiLMNoiseNet:
+    return FiLMNoiseNet(NoiseNetConfig(shape[0], embed_shape[1], c.hidden, c.num_blocks))
+
+
+def build_transformer(c: TransformerAssetConfig, shape, embed_shape, n) -> NoiseSequenceTransformer:
+    return NoiseSequenceTransformer(
+        NoiseSequenceTransformerConfig(
+            channels=shape[0],
+            embed_dim=embed_shape[1],
+            patch_size=c.patch_size,
+            dim=c.dim,
+            depth=c.depth,
+            heads=c.heads,
+            num_steps=n,
+        )
+    )
+
+
+def build_gru(c: GRUAssetConfig, shape, embed_shape, n) -> NoiseSequenceRNN:
+    return NoiseSequenceRNN(
+        NoiseSequenceRNNConfig(
+            channels=shape[0],
+            embed_dim=embed_shape[1],
+            hidden=c.hidden,
+            num_blocks=c.num_blocks,
+            gru_dim=c.gru_dim,
+            num_steps=n,
+            residual=c.residual,
+            predict_variance=c.predict_variance,
+            kl_weight=c.kl_weight,
+        )
+    )
+
+
+npnet = model_asset(
+    "npnet",
+    NPNetAssetConfig,
+    build_npnet,
+    one_step=True,
+    description="NPNet (arXiv:2411.09502): SVD branch + AdaGroupNorm text injection + residual "
+    "branch (Swin-T when its weights are local, else conv), trained with MSE on kept "
+    "one-step pairs (x_T, x'_1).",
+)
+film_noise_net = model_asset(
+    "film_noise_net",
+    FiLMAssetConfig,
+    build_film,
+    one_step=True,
+    description="FiLMNoiseNet: a small conv net with FiLM on the pooled prompt embedding, "
+    "trained with MSE on kept one-step pairs (x_T, x'_1); a baseline for NPNet.",
+)
+noise_transformer = model_asset(
+    "noise_transformer",
+    TransformerAssetConfig,
+    build_transformer,
+    one_step=False,
+    description="NoiseSequenceTransformer: noise patches as tokens, cross-attention to the "
+    "prompt; learns the re-denoise transition on kept n-step sequences and rolls "
+    "it forward n steps at inference.",
+)
+noise_gru = model_asset(
+    "noise_gru",
+    GRUAssetConfig,
+    build_gru,
+    one_step=False,
+    description="NoiseSequenceRNN: FiLM-conditioned CNN encoder + GRU over re-denoise steps "
+    "(residual and optional variance prediction); rolls forward n steps.",
+)
+MODEL_ASSET_NAMES = ["npnet", "film_noise_net", "noise_transformer", "noise_gru"]

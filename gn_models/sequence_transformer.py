@@ -1,0 +1,107 @@
+"""NoiseSequenceTransformer: learns the re-denoise transition p(x'_k | x'_{k-1}, c).
+
+Noise patches are tokens (ViT-style patchify, 2-D sin-cos positions, so any latent size that
+the patch size divides works); a learned embedding of the step k is added; each layer
+self-attends over the patches and cross-attends to the prompt_embeds (B, L, D). The output
+is the residual x'_k - x'_{k-1} (zero-initialised, so an untrained model is the identity).
+``generate_sequence`` rolls the transition forward autoregressively from x_T.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gn_models.golden_model import GoldenNoiseModel
+from gn_models.text_encoder import PromptEmbeds
+
+
+@dataclass
+class NoiseSequenceTransformerConfig:
+    channels: int = 4  # latent channels C
+    embed_dim: int = 2048  # D of prompt_embeds
+    patch_size: int = 2  # p: tokens are p x p patches of all channels
+    dim: int = 128  # token width
+    depth: int = 4  # transformer layers
+    heads: int = 4
+    num_steps: int = 10  # n: re-denoise steps learned; the rollout length at inference
+    max_steps: int = 32  # size of the step embedding table
+
+
+def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:
+    """2-D sine-cosine position embedding (Vaswani et al. 2017; ViT/MAE), (h*w, dim)."""
+    quarter = dim // 4
+    freq = 1.0 / (10000 ** (torch.arange(quarter, device=device) / quarter))
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij"
+    )
+    angles = [pos.flatten()[:, None].float() * freq[None] for pos in (ys, xs)]
+    return torch.cat([f(a) for a in angles for f in (torch.sin, torch.cos)], dim=1)
+
+
+class NoiseSequenceTransformer(GoldenNoiseModel):
+    """x_T (B, C, H, W) + PromptEmbeds -> x'_n after ``num_steps`` learned transitions.
+
+    Raises:
+        ValueError: H or W not divisible by the patch size.
+    """
+
+    kind = "noise_transformer"
+    config_class = NoiseSequenceTransformerConfig
+    one_step = False
+
+    def __init__(self, config: NoiseSequenceTransformerConfig):
+        super().__init__()
+        self.config = config
+        patch = config.channels * config.patch_size**2
+        self.patch_in = nn.Linear(patch, config.dim)
+        self.step_embedding = nn.Embedding(config.max_steps, config.dim)
+        self.prompt_proj = nn.Linear(config.embed_dim, config.dim)
+        layer = nn.TransformerDecoderLayer(
+            config.dim, config.heads, 4 * config.dim, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.layers = nn.TransformerDecoder(layer, config.depth)
+        self.norm = nn.LayerNorm(config.dim)
+        self.patch_out = nn.Linear(config.dim, patch)
+        nn.init.zeros_(self.patch_out.weight)
+        nn.init.zeros_(self.patch_out.bias)
+
+    def transition(self, x: torch.Tensor, cond: PromptEmbeds, step: int) -> torch.Tensor:
+        """One learned re-denoise step: x'_{k-1} (B, C, H, W) -> x'_k, for step k >= 1."""
+        b, c, h, w = x.shape
+        p = self.config.patch_size
+        if h % p or w % p:
+            raise ValueError(f"Latent {h}x{w} is not divisible by patch_size={p}.")
+        tokens = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)
+        tokens = tokens.reshape(b, (h // p) * (w // p), c * p * p)  # (B, T, C p p)
+        steps = torch.full((b,), step - 1, device=x.device, dtype=torch.long)
+        hidden = (
+            self.patch_in(tokens)
+            + sincos_2d(h // p, w // p, self.config.dim, x.device)
+            + self.step_embedding(steps)[:, None]
+        )
+        memory = self.prompt_proj(cond.prompt_embeds.float())
+        hidden = self.layers(hidden, memory, memory_key_padding_mask=cond.attention_mask == 0)
+        delta = self.patch_out(self.norm(hidden))  # (B, T, C p p)
+        delta = delta.reshape(b, h // p, w // p, c, p, p).permute(0, 3, 1, 4, 2, 5)
+        return x + delta.reshape(b, c, h, w)
+
+    def generate_sequence(
+        self, x_T: torch.Tensor, cond: PromptEmbeds, num_steps: int | None = None
+    ) -> torch.Tensor:
+        """Roll forward from x_T: returns (B, num_steps + 1, C, H, W) = [x_T, x'_1, ...]."""
+        states = [x_T.float()]
+        for step in range(1, (num_steps or self.config.num_steps) + 1):
+            states.append(self.transition(states[-1], cond, step))
+        return torch.stack(states, dim=1)
+
+    def forward(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
+        return self.generate_sequence(x_T, cond)[:, -1].to(x_T.dtype)
+
+    def training_loss(self, sequence: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
+        """Teacher-forced MSE of every transition k = 1..n of (B, n+1, C, H, W) sequences."""
+        losses = [
+            nn.functional.mse_loss(self.transition(sequence[:, k - 1], cond, k), sequence[:, k])
+            for k in range(1, sequence.shape[1])
+        ]
+        return torch.stack(losses).mean()

@@ -1,0 +1,47 @@
+import numpy as np
+
+from gn_models.ddim import re_denoise
+from gn_models.npd import SamplingConfig, collect_noise_sequences
+from gn_models.prompts import Prompt, prompt_seed
+from gn_models.reward import RewardModel
+from models.analytic_backend import AnalyticBackend
+
+
+class Brightness(RewardModel):
+    name, version = "brightness", "test"
+
+    def score(self, images, prompts, labels):
+        return images.float().mean(dim=(1, 2, 3))
+
+
+PROMPTS = [Prompt("a", 1), Prompt("bb"), Prompt("ccc", 3)]
+
+
+def test_sequences_are_repeated_redenoise_and_rewards_follow_the_config():
+    backend = AnalyticBackend()
+    config = SamplingConfig(num_redenoise=3, num_steps=10)
+    data = collect_noise_sequences(backend, Brightness(), PROMPTS, 2, config, batch_size=4)
+    assert data.noise.shape == (6, 4, 1, 6, 10) and data.reward.shape == (6, 4)
+    assert list(data.seed[:2]) == [prompt_seed("a", 0), prompt_seed("a", 1)]
+    np.testing.assert_array_equal(data.label, [1, 1, -1, -1, 3, 3])
+    x = backend.initial_noise([int(data.seed[2])])
+    cond = backend.encode_prompts(["bb"])
+    for k in range(1, 4):
+        x = re_denoise(backend, x, cond, 5.5, 1.0, 10)
+        np.testing.assert_allclose(data.noise[2, k], x[0].numpy(), atol=1e-5)
+    assert np.isnan(data.reward[:, 2]).all()  # only x_T, x'_1 and x'_n are rewarded
+    assert not np.isnan(data.reward[:, [0, 1, 3]]).any()
+    np.testing.assert_array_equal(data.kept, data.reward[:, 3] > data.reward[:, 0])
+
+
+def test_pairs_are_the_n_equals_1_case_and_every_step_rewards():
+    backend = AnalyticBackend()
+    pairs = collect_noise_sequences(
+        backend, Brightness(), PROMPTS, 1, SamplingConfig(num_redenoise=1), batch_size=2
+    )
+    chain = collect_noise_sequences(
+        backend, Brightness(), PROMPTS, 1, SamplingConfig(num_redenoise=2, reward_every_step=True)
+    )
+    assert pairs.noise.shape[1] == 2 and not np.isnan(chain.reward).any()
+    np.testing.assert_allclose(pairs.noise, chain.noise[:, :2], atol=1e-6)
+    np.testing.assert_allclose(pairs.reward, chain.reward[:, :2], atol=1e-6)

@@ -1,0 +1,50 @@
+import torch
+
+from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
+from gn_models.text_encoder import PromptEmbeds
+from gn_models.train_noise_model import NoiseModelTrainingConfig, train_noise_model
+
+
+def toy_data(n=64):
+    """x'_1 = x_T + 0.5 * (prompt sign): learnable from the pooled embedding."""
+    torch.manual_seed(0)
+    pooled = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    embeds = PromptEmbeds(pooled[:, None], torch.ones(2, 1, dtype=torch.long), pooled)
+    index = torch.arange(n) % 2
+    x_T = torch.randn(n, 1, 4, 4)
+    target = x_T + 0.5 * pooled[index, 0][:, None, None, None]
+    return torch.stack([x_T, target], dim=1), index, embeds
+
+
+def test_training_beats_identity_and_keeps_best_weights():
+    sequences, index, embeds = toy_data()
+    model = FiLMNoiseNet(NoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
+    log = train_noise_model(
+        model,
+        sequences,
+        index,
+        embeds,
+        NoiseModelTrainingConfig(
+            steps=150, batch_size=16, learning_rate=3e-3, eval_every=10, patience=100
+        ),
+        device="cpu",
+    )
+    assert log.identity_val_loss > 0.2 and log.best_val_loss < 0.1 * log.identity_val_loss
+    assert log.num_train + log.num_val == 64 and not model.training
+    assert min(log.val_loss) == log.best_val_loss
+
+
+def test_early_stopping_stops_when_validation_stalls():
+    sequences, index, embeds = toy_data()
+    model = FiLMNoiseNet(NoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
+    log = train_noise_model(
+        model,
+        sequences,
+        index,
+        embeds,
+        NoiseModelTrainingConfig(
+            steps=2000, batch_size=16, learning_rate=0.0, eval_every=5, patience=2
+        ),
+        device="cpu",
+    )
+    assert log.stopped_early and log.train_steps[-1] == 15  # best at 5, then 2 bad evaluations
