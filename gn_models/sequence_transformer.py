@@ -4,7 +4,8 @@ Noise patches are tokens (ViT-style patchify, 2-D sin-cos positions, so any late
 the patch size divides works); a learned embedding of the step k is added; each layer
 self-attends over the patches and cross-attends to the prompt_embeds (B, L, D). The output
 is the residual x'_k - x'_{k-1} (zero-initialised, so an untrained model is the identity).
-``generate_sequence`` rolls the transition forward autoregressively from x_T.
+``generate_sequence`` rolls the transition forward autoregressively from x_T; training
+samples one transition per sequence.
 """
 
 from dataclasses import dataclass
@@ -66,15 +67,18 @@ class NoiseSequenceTransformer(GoldenNoiseModel):
         nn.init.zeros_(self.patch_out.weight)
         nn.init.zeros_(self.patch_out.bias)
 
-    def transition(self, x: torch.Tensor, cond: PromptEmbeds, step: int) -> torch.Tensor:
-        """One learned re-denoise step: x'_{k-1} (B, C, H, W) -> x'_k, for step k >= 1."""
+    def transition(
+        self, x: torch.Tensor, cond: PromptEmbeds, step: int | torch.Tensor
+    ) -> torch.Tensor:
+        """One learned re-denoise step: x'_{k-1} (B, C, H, W) -> x'_k, for step k >= 1
+        (an int, or a (B,) int64 tensor of per-sample steps)."""
         b, c, h, w = x.shape
         p = self.config.patch_size
         if h % p or w % p:
             raise ValueError(f"Latent {h}x{w} is not divisible by patch_size={p}.")
         tokens = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)
         tokens = tokens.reshape(b, (h // p) * (w // p), c * p * p)  # (B, T, C p p)
-        steps = torch.full((b,), step - 1, device=x.device, dtype=torch.long)
+        steps = torch.as_tensor(step, device=x.device, dtype=torch.long).expand(b) - 1
         hidden = (
             self.patch_in(tokens)
             + sincos_2d(h // p, w // p, self.config.dim, x.device)
@@ -99,9 +103,18 @@ class NoiseSequenceTransformer(GoldenNoiseModel):
         return self.generate_sequence(x_T, cond)[:, -1].to(x_T.dtype)
 
     def training_loss(self, sequence: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
-        """Teacher-forced MSE of every transition k = 1..n of (B, n+1, C, H, W) sequences."""
-        losses = [
-            nn.functional.mse_loss(self.transition(sequence[:, k - 1], cond, k), sequence[:, k])
-            for k in range(1, sequence.shape[1])
-        ]
-        return torch.stack(losses).mean()
+        """Teacher-forced transition MSE of (B, n+1, C, H, W) sequences. In training mode one
+        random transition k in 1..n per sequence (the transition is Markov, so this is the
+        all-transitions loss in expectation at 1/n of its cost); in eval mode all of them."""
+        b, length = sequence.shape[:2]
+        if self.training:
+            k = torch.randint(1, length, (b,), device=sequence.device)
+        else:
+            k = torch.arange(1, length, device=sequence.device).repeat_interleave(b)
+            sequence, cond = (
+                sequence.repeat(length - 1, 1, 1, 1, 1),
+                cond.index(torch.arange(b).repeat(length - 1)),
+            )
+        rows = torch.arange(len(k), device=sequence.device)
+        prediction = self.transition(sequence[rows, k - 1], cond, k)
+        return nn.functional.mse_loss(prediction, sequence[rows, k])

@@ -55,6 +55,7 @@ class TrainingConfig(Config):
 
 
 class NPNetAssetConfig(TrainingConfig):
+    learning_rate: float = 3e-3
     residual: str = "auto"  # "auto": Swin-T when its weights are local, else "conv"
     svd_dim: int = 64  # 0: the reference width min(aH, bW)
     svd_hidden: int = 64
@@ -68,6 +69,7 @@ class FiLMAssetConfig(TrainingConfig):
 
 
 class TransformerAssetConfig(TrainingConfig):
+    steps: int = 1000
     learning_rate: float = 5e-4
     patch_size: int = 2
     dim: int = 64
@@ -76,6 +78,9 @@ class TransformerAssetConfig(TrainingConfig):
 
 
 class GRUAssetConfig(TrainingConfig):
+    steps: int = 500  # each step unrolls the GRU over all n transitions
+    batch_size: int = 32
+    learning_rate: float = 2e-3
     hidden: int = 48
     num_blocks: int = 2
     gru_dim: int = 96

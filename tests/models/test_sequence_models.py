@@ -109,3 +109,16 @@ def test_save_load_round_trip_through_registry(build, tmp_path):
     assert type(loaded) is type(model)
     x, c = torch.randn(2, 1, 8, 8), cond(2)
     torch.testing.assert_close(loaded(x, c), model.eval()(x, c))
+
+
+def test_transformer_eval_loss_covers_every_transition():
+    model = transformer().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    sequence, c = torch.randn(3, 4, 1, 8, 8), cond(3)
+    expected = torch.stack([
+        torch.nn.functional.mse_loss(model.transition(sequence[:, k - 1], c, k), sequence[:, k])
+        for k in range(1, 4)
+    ]).mean()  # fmt: skip
+    torch.testing.assert_close(model.training_loss(sequence, c), expected)
