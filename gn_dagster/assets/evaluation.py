@@ -39,22 +39,24 @@ class EvalImagesConfig(Config):
     png_scale: int = 4  # PNGs are upscaled (nearest) so 8x8 digits are visible
 
 
-def noise_functions(config: EvalImagesConfig, backend, storage, setting: EvalSetting):
-    """method name -> (noise_fn(x_T, cond), parameter count)."""
-    fns = {
-        "standard": (lambda x, c: x, 0),
-        "redenoise": (
-            lambda x, c: re_denoise(backend, x, c, config.redenoise_cfg, 1.0, setting.num_steps),
-            0,
-        ),
-    }
+def load_models(config: EvalImagesConfig, storage, device) -> dict:
+    """method name -> (golden-noise model, parameter count) for the configured model methods."""
+    models = {}
     for name in config.methods:
-        if name not in fns:
-            model = load_golden_model(storage.checkpoint_dir(name), backend.device)
-            fns[name] = (model, sum(p.numel() for p in model.parameters()))
-    return {
-        name: fns[name] for name in ["standard"] + [m for m in config.methods if m != "standard"]
-    }
+        if name not in BASELINES:
+            model = load_golden_model(storage.checkpoint_dir(name), device)
+            models[name] = (model, sum(p.numel() for p in model.parameters()))
+    return models
+
+
+def noise_functions(config: EvalImagesConfig, backend, models: dict, setting: EvalSetting):
+    """method name -> (noise_fn(x_T, cond), parameters), standard noise first."""
+
+    def redenoise(x, c):
+        return re_denoise(backend, x, c, config.redenoise_cfg, 1.0, setting.num_steps)
+
+    fns = {"standard": (lambda x, c: x, 0), "redenoise": (redenoise, 0), **models}
+    return {"standard": fns["standard"]} | {m: fns[m] for m in config.methods if m != "standard"}
 
 
 @asset(
@@ -82,10 +84,11 @@ def eval_images(
     settings = [
         EvalSetting(c, s) for s, c in itertools.product(config.step_counts, config.cfg_scales)
     ]
+    models = load_models(config, storage, backend.device)
     rows, preview = [], {}
     with atomic_path(storage.eval_images_dir) as tmp, torch.no_grad():
         for setting in settings:
-            for method, (fn, params) in noise_functions(config, backend, storage, setting).items():
+            for method, (fn, params) in noise_functions(config, backend, models, setting).items():
                 out = sample_with_noise(backend, fn, prompts, seeds, setting, config.batch_size)
                 context.log.info(f"{setting.name} {method}: {len(out.images)} images")
                 rows += _write_pngs(

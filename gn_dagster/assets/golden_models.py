@@ -69,7 +69,7 @@ class FiLMAssetConfig(TrainingConfig):
 
 
 class TransformerAssetConfig(TrainingConfig):
-    steps: int = 1000
+    steps: int = 1500  # one random transition per sequence per step
     learning_rate: float = 5e-4
     patch_size: int = 2
     dim: int = 64

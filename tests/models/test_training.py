@@ -16,35 +16,20 @@ def toy_data(n=64):
     return torch.stack([x_T, target], dim=1), index, embeds
 
 
-def test_training_beats_identity_and_keeps_best_weights():
+def train(**config):
     sequences, index, embeds = toy_data()
     model = FiLMNoiseNet(NoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
-    log = train_noise_model(
-        model,
-        sequences,
-        index,
-        embeds,
-        NoiseModelTrainingConfig(
-            steps=150, batch_size=16, learning_rate=3e-3, eval_every=10, patience=100
-        ),
-        device="cpu",
-    )
+    config = NoiseModelTrainingConfig(batch_size=16, **config)
+    return model, train_noise_model(model, sequences, index, embeds, config, device="cpu")
+
+
+def test_training_beats_identity_and_keeps_best_weights():
+    model, log = train(steps=150, learning_rate=3e-3, eval_every=10, patience=100)
     assert log.identity_val_loss > 0.2 and log.best_val_loss < 0.1 * log.identity_val_loss
     assert log.num_train + log.num_val == 64 and not model.training
     assert min(log.val_loss) == log.best_val_loss
 
 
 def test_early_stopping_stops_when_validation_stalls():
-    sequences, index, embeds = toy_data()
-    model = FiLMNoiseNet(NoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
-    log = train_noise_model(
-        model,
-        sequences,
-        index,
-        embeds,
-        NoiseModelTrainingConfig(
-            steps=2000, batch_size=16, learning_rate=0.0, eval_every=5, patience=2
-        ),
-        device="cpu",
-    )
+    _, log = train(steps=2000, learning_rate=0.0, eval_every=5, patience=2)
     assert log.stopped_early and log.train_steps[-1] == 15  # best at 5, then 2 bad evaluations
