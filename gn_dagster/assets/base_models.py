@@ -14,7 +14,7 @@ GROUP = "models"
 
 
 class BaseModelConfig(Config):
-    steps: int = 500
+    steps: int = 450
     batch_size: int = 128
     learning_rate: float = 2e-3
     prompt_dropout: float = 0.1

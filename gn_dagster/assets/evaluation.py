@@ -28,7 +28,7 @@ BASELINES = ["standard", "redenoise"]
 
 
 class EvalImagesConfig(Config):
-    seeds_per_prompt: int = 5  # E seeds per evaluation prompt
+    seeds_per_prompt: int = 4  # E seeds per evaluation prompt
     first_seed: int = 1_000_000  # seeds first_seed .. first_seed + E - 1, apart from training
     cfg_scales: list[float] = [5.5, 2.0, 1.0]
     step_counts: list[int] = [10, 4]  # 4: golden noise learned at 10 steps, used at 4

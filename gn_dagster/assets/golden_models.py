@@ -78,7 +78,7 @@ class TransformerAssetConfig(TrainingConfig):
 
 
 class GRUAssetConfig(TrainingConfig):
-    steps: int = 500  # each step unrolls the GRU over all n transitions
+    steps: int = 400  # each step unrolls the GRU over all n transitions
     batch_size: int = 32
     learning_rate: float = 2e-3
     hidden: int = 48

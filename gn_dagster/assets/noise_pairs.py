@@ -13,7 +13,7 @@ from gn_models.npd_store import write_shard
 
 
 class NoisePairsConfig(Config):
-    seeds_per_prompt: int = 4  # K noise samples per prompt
+    seeds_per_prompt: int = 3  # K noise samples per prompt
     num_redenoise: int = 10  # n: re-denoise steps per sequence (1: plain pairs)
     reward_every_step: bool = False  # reward every state, not only x_T, x'_1 and x'_n
     cfg_denoise: float = 5.5  # w_l
