@@ -69,6 +69,12 @@ class NoiseSequences:
         )
 
 
+def kept_at(reward: np.ndarray, step: int, margin: float) -> np.ndarray:
+    """The NPD filter for state ``step``: reward(x'_step) > reward(x_T) + m, (N,) bool
+    from rewards (N, n+1)."""
+    return reward[:, step] > reward[:, 0] + margin
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Images (B, C, H, W) float in [0, 1] -> uint8 numpy, same layout."""
     return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
@@ -170,5 +176,5 @@ def _collect_batch(backend, reward, prompts, cond, seeds, config) -> NoiseSequen
         reward=rewards,
         image_standard=to_uint8(images[:b]),
         image_golden=to_uint8(images[-b:]),
-        kept=rewards[:, n] > rewards[:, 0] + config.margin,
+        kept=kept_at(rewards, n, config.margin),
     )

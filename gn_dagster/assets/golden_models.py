@@ -21,6 +21,7 @@ from gn_dagster.partitions import SHARD_KEYS
 from gn_dagster.resources import DigitsProfileResource, StorageResource
 from gn_models.golden_model import GoldenNoiseModel
 from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
+from gn_models.npd import kept_at
 from gn_models.npd_store import open_shard, read_shard
 from gn_models.npnet import NPNet, NPNetConfig, resolve_residual
 from gn_models.sequence_rnn import NoiseSequenceRNN, NoiseSequenceRNNConfig
@@ -92,15 +93,15 @@ class GRUAssetConfig(TrainingConfig):
 def load_training_sequences(store, one_step: bool) -> dict[str, np.ndarray]:
     """Kept sequences of every shard: one-step models get [x_T, x'_1] kept by
     reward(x'_1) > reward(x_T) + m, sequence models the whole chain kept by ``kept``."""
-    shards = [key for key in SHARD_KEYS if open_shard(store, key).attrs["count"] > 0]
+    attrs = {key: dict(open_shard(store, key).attrs) for key in SHARD_KEYS}
+    shards = [key for key in SHARD_KEYS if attrs[key]["count"] > 0]
     if not shards:
         raise ValueError(f"The noise-pair store {store} holds no samples: add prompts.")
     parts = []
     for key in shards:
         data = read_shard(store, key, ["noise", "reward", "prompt", "kept"])
         if one_step:
-            margin = open_shard(store, key).attrs["sampling"]["margin"]
-            keep = data["reward"][:, 1] > data["reward"][:, 0] + margin
+            keep = kept_at(data["reward"], 1, attrs[key]["sampling"]["margin"])
             parts.append((data["noise"][keep, :2], data["prompt"][keep]))
         else:
             parts.append((data["noise"][data["kept"]], data["prompt"][data["kept"]]))

@@ -8,7 +8,7 @@ from dagster import AssetDep, AssetExecutionContext, Config, MaterializeResult, 
 from gn_dagster.assets.prompts import read_prompts_frame
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.resources import DigitsProfileResource, StorageResource
-from gn_models.npd import SamplingConfig, collect_noise_sequences
+from gn_models.npd import SamplingConfig, collect_noise_sequences, kept_at
 from gn_models.npd_store import write_shard
 
 
@@ -25,16 +25,18 @@ class NoisePairsConfig(Config):
     chunk_size: int = 256  # Zarr chunk length along the sample axis
 
 
-def sequence_metadata(data, reward_steps: list[int]) -> dict:
+def sequence_metadata(data, sampling: SamplingConfig) -> dict:
     """Counts, keep fractions and mean rewards per rewarded state, for the UI."""
     meta = {
         "count": len(data),
         "kept": int(data.kept.sum()),
         "kept_fraction": float(data.kept.mean()),
-        "kept_fraction_step_1": float((data.reward[:, 1] > data.reward[:, 0]).mean()),
+        "kept_fraction_step_1": float(kept_at(data.reward, 1, sampling.margin).mean()),
         "mean_reward_gain": float((data.reward[:, -1] - data.reward[:, 0]).mean()),
     }
-    meta |= {f"mean_reward_state_{k}": float(data.reward[:, k].mean()) for k in reward_steps}
+    meta |= {
+        f"mean_reward_state_{k}": float(data.reward[:, k].mean()) for k in sampling.reward_steps()
+    }
     x_T, last = data.noise[:, 0], data.noise[:, -1]
     return meta | {
         "x_T_mean": float(x_T.mean()),
@@ -100,7 +102,7 @@ def noise_pairs(
         metadata={
             "path": MetadataValue.path(str(path)),
             "num_prompts": len(shard_prompts),
-            **sequence_metadata(data, sampling.reward_steps()),
+            **sequence_metadata(data, sampling),
             "samples_per_second": round(len(data) / seconds, 2),
             "unet_calls": backend.unet_calls,
             "reward": attrs["reward"],
