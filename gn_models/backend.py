@@ -92,6 +92,24 @@ class DiffusionBackend(ABC):
         scheduler.set_timesteps(num_steps, device=self.device)
         return scheduler
 
+    def generate(
+        self, x_T: torch.Tensor, cond: PromptEmbeds, cfg_scale: float, num_steps: int
+    ) -> torch.Tensor:
+        """Images sampled from x_T: the model's sampler with ``num_steps`` steps at CFG
+        ``cfg_scale``, decoded. Default: deterministic DDIM (``ddim.ddim_sample``); backends
+        that own a pipeline (diffusers) hand x_T to it as ``latents=``.
+
+        Args:
+            x_T: (B, C, H, W) initial noise (standard or golden) on the backend's device.
+            cond: prompt embeddings with B rows.
+
+        Returns:
+            images (B, channels, height, width) float32 in [0, 1].
+        """
+        from gn_models.ddim import ddim_sample  # ddim imports this module
+
+        return self.decode(ddim_sample(self, x_T, cond, cfg_scale, num_steps))
+
     def initial_noise(self, seeds: list[int]) -> torch.Tensor:
         """x_T ~ N(0, I) for each seed, drawn on the CPU so a seed gives the same x_T on any
         device and in any batch. Returns (len(seeds), C, H, W) in ``self.dtype``."""

@@ -10,7 +10,6 @@ import pandas as pd
 import torch
 
 from gn_models.backend import DiffusionBackend
-from gn_models.ddim import ddim_sample
 from gn_models.npd import to_uint8
 from gn_models.prompts import Prompt
 from gn_models.text_encoder import PromptEmbeds
@@ -69,8 +68,7 @@ def sample_with_noise(
         noise = noise_fn(x_T, cond).to(x_T.dtype)
         _sync(backend.device)
         t1 = time.perf_counter()
-        latents = ddim_sample(backend, noise, cond, setting.cfg_scale, setting.num_steps)
-        images.append(to_uint8(backend.decode(latents)))
+        images.append(to_uint8(backend.generate(noise, cond, setting.cfg_scale, setting.num_steps)))
         _sync(backend.device)
         noise_s, sample_s = noise_s + t1 - t0, sample_s + time.perf_counter() - t1
     return MethodImages(np.concatenate(images), noise_s, sample_s)

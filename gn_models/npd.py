@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gn_models.backend import DiffusionBackend
-from gn_models.ddim import ddim_sample, re_denoise
+from gn_models.ddim import re_denoise
 from gn_models.prompts import Prompt, prompt_seed
 from gn_models.reward import RewardModel
 from gn_models.text_encoder import PromptEmbeds
@@ -155,14 +155,11 @@ def _collect_batch(backend, reward, prompts, cond, seeds, config) -> NoiseSequen
     noise = redenoise_chain(backend, backend.initial_noise(seeds), cond, config)
     steps = config.reward_steps()
     texts, labels = [p.text for p in prompts], [p.label for p in prompts]
-    images = backend.decode(
-        ddim_sample(
-            backend,
-            torch.cat([noise[:, k] for k in steps]),
-            PromptEmbeds.cat([cond] * len(steps)),
-            config.cfg_sample,
-            config.num_steps,
-        )
+    images = backend.generate(
+        torch.cat([noise[:, k] for k in steps]),
+        PromptEmbeds.cat([cond] * len(steps)),
+        config.cfg_sample,
+        config.num_steps,
     )
     scores = reward.score(images, texts * len(steps), labels * len(steps)).float().numpy()
     n, b = config.num_redenoise, len(seeds)
