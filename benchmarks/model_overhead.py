@@ -47,7 +47,7 @@ def load_backend(artifacts: Path, device: str) -> DigitsBackend:
     return DigitsBackend(build_digits_unet(), MiniLMTextEncoder(device=device), device)
 
 
-def load_models(artifacts: Path, backend: DigitsBackend, embed_shape) -> dict:
+def load_models(artifacts: Path, backend: DigitsBackend, embeds) -> dict:
     models = {}
     for name, (build, config_class) in BUILDERS.items():
         directory = artifacts / "checkpoints" / name
@@ -57,7 +57,7 @@ def load_models(artifacts: Path, backend: DigitsBackend, embed_shape) -> dict:
             model = build(
                 config_class(residual="conv") if name == "npnet" else config_class(),
                 backend.latent_shape,
-                embed_shape,
+                embeds,
                 10,
             )
             models[name] = model.to(backend.device).eval()
@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     backend = load_backend(args.artifacts, args.device)
     cond_all = backend.encode_prompts(["the digit seven written by hand"])
-    models = load_models(args.artifacts, backend, cond_all.prompt_embeds.shape[1:])
+    models = load_models(args.artifacts, backend, cond_all)
     print(f"device: {args.device}, torch threads: {torch.get_num_threads()}")
     print(f"{'method':<20}" + "".join(f"{f'batch {b}':>14}" for b in args.batch_sizes))
     noise_fns = {"redenoise (oracle)": lambda x, c: re_denoise(backend, x, c, 5.5, 1.0, 10)}

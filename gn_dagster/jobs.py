@@ -8,7 +8,10 @@ from gn_dagster.partitions import prompt_shards
 prepare_models_job = define_asset_job(
     "prepare_models",
     selection=AssetSelection.assets("base_model", "reward_model", "eval_prompts"),
-    description="Train the digits base model and reward classifier; read the evaluation prompts.",
+    description=(
+        "Prepare the base diffusion model and the reward model (digits: train them; sdxl: "
+        "verify and record the pretrained weights); read the evaluation prompts."
+    ),
 )
 collect_noise_job = define_asset_job(
     "collect_noise_pairs",

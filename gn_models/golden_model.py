@@ -30,6 +30,17 @@ class GoldenNoiseModel(nn.Module):
         """Loss on a batch of sequences (B, n+1, C, H, W); one-step models: MSE(f(x_T), x'_1)."""
         return F.mse_loss(self(sequence[:, 0], cond), sequence[:, 1])
 
+    @torch.no_grad()
+    def golden_noise(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
+        """Golden noise x'_T for x_T of any dtype and device (fp16 SDXL latents included).
+
+        Runs the model on its own device in its own dtype (float32) and returns a tensor of
+        x_T's shape (B, C, H, W), dtype and device.
+        """
+        weight = next(self.parameters())
+        out = self(x_T.to(weight.device, weight.dtype), cond.to(weight.device).float())
+        return out.to(x_T.device, x_T.dtype)
+
     def save_config(self) -> dict:
         """The config dataclass as a JSON-ready dict."""
         return asdict(self.config)

@@ -26,19 +26,27 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> None:
     to_pil(image, scale).save(path)
 
 
-def image_grid(rows: list[np.ndarray], scale: int = 4, pad: int = 2) -> Image.Image:
+def image_grid(rows: list[np.ndarray], tile: int = 48, pad: int = 2) -> Image.Image:
     """Rows of images, e.g. standard noise x_T on top and each golden-noise method below.
 
     Args:
         rows: uint8 arrays (N, C, H, W) of equal N; column i of every row shares prompt and seed.
+        tile: longest side of each tile in pixels: small images are upscaled (nearest, so 8x8
+            digits stay crisp), large ones downscaled (Lanczos), keeping the preview small.
     """
-    tiles = [[to_pil(img, scale).convert("RGB") for img in row] for row in rows]
+    tiles = [[_thumbnail(to_pil(img).convert("RGB"), tile) for img in row] for row in rows]
     w, h = tiles[0][0].size
     grid = Image.new("RGB", (len(rows[0]) * (w + pad) + pad, len(rows) * (h + pad) + pad), "white")
     for r, row in enumerate(tiles):
         for c, tile in enumerate(row):
             grid.paste(tile, (pad + c * (w + pad), pad + r * (h + pad)))
     return grid
+
+
+def _thumbnail(image: Image.Image, tile: int) -> Image.Image:
+    factor = tile / max(image.size)
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.NEAREST if factor >= 1 else Image.LANCZOS)
 
 
 def markdown_image(image: Image.Image, alt: str) -> str:

@@ -1,13 +1,13 @@
 """The NPD on disk: one Zarr v3 store, one group per prompt shard, chunked along samples.
 
-A shard is written to a sibling ``<shard>.partial-<id>`` group, marked ``complete`` last,
-then renamed into place; readers only open complete groups, so an interrupted write is never
-visible as complete and never destroys the previous version of the shard.
+The store is a local path or an fsspec URL (``memory://``, ``s3://``, ...). A shard is
+written to a sibling ``<shard>.partial-<id>`` group, marked ``complete`` last, then moved
+into place; readers only open complete groups, so an interrupted write is never visible as
+complete and never destroys the previous version of the shard.
 """
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
+from gn_models import fsio
 from gn_models.npd import NoiseSequences
 
 COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
@@ -30,29 +31,25 @@ def write_shard(
     data: NoiseSequences | None,
     chunk_size: int = 256,
     attrs: dict | None = None,
-) -> Path:
+) -> str:
     """Write ``data`` as group ``shard`` of the Zarr store at ``store`` (created if missing).
 
     ``data=None`` writes an empty, complete shard (a shard with no prompts). Every array is
     chunked as (chunk_size, *rest) along the sample axis and compressed with
     Blosc zstd. Group attributes hold ``attrs`` plus ``count`` and ``complete``.
 
-    Returns: the path of the shard's group.
+    Returns: the URL (or path) of the shard's group.
     """
-    store = Path(store)
+    store = str(store)
     zarr.open_group(store, mode="a")  # root group metadata
-    partial = store / f"{shard}.partial-{uuid.uuid4().hex[:8]}"
+    partial = fsio.join(store, f"{shard}.partial-{uuid.uuid4().hex[:8]}")
     group = zarr.open_group(partial, mode="w")
     for name, values in (data.arrays() if data is not None else {}).items():
         _write_array(group, name, values, chunk_size)
     count = len(data) if data is not None else 0
     group.attrs.update({**(attrs or {}), "count": count, "complete": True})
-    final = store / shard
-    retired = store / f"{shard}.retired-{uuid.uuid4().hex[:8]}"
-    if final.exists():
-        final.rename(retired)
-    partial.rename(final)
-    shutil.rmtree(retired, ignore_errors=True)
+    final = fsio.join(store, shard)
+    fsio.replace(partial, final)
     return final
 
 
@@ -88,7 +85,7 @@ def _as_numpy(values) -> np.ndarray:
 
 def open_shard(store: str | Path, shard: str) -> zarr.Group:
     """Open a complete shard's group read-only (see ``read_shard`` for errors)."""
-    path = Path(store) / shard
+    path = fsio.join(store, shard)
     try:
         group = zarr.open_group(path, mode="r")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):

@@ -1,4 +1,8 @@
-"""Prompt files: parsing, normalisation and stable sharding.
+"""Prompt sources: parsing, normalisation and stable sharding.
+
+``read_prompts(source)`` is the one entry point. A source is a prompt file (CSV or TXT, below)
+or a Hugging Face dataset spec starting with ``hf:`` (grammar and examples in
+``gn_models.prompt_datasets``). Both give the same normalised, de-duplicated ``Prompt`` list.
 
 A prompt file is CSV or TXT. TXT holds one prompt per line. CSV holds one prompt per row,
 either headerless (first column = prompt, optional second column = label) or with a header
@@ -12,12 +16,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 PROMPT_COLUMNS = ("prompt", "prompts", "caption", "text")
 LABEL_COLUMN = "label"
+HF_PREFIX = "hf:"  # a prompt source starting with this is a Hugging Face dataset spec
 
 
 class PromptFileError(ValueError):
@@ -58,6 +64,30 @@ def prompt_seed(text: str, index: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def read_prompts(source: str | Path) -> list[Prompt]:
+    """Read, normalise and de-duplicate the prompts of a prompt source.
+
+    Args:
+        source: a CSV or TXT path (see ``read_prompt_file``), or a Hugging Face dataset spec
+            ``hf:<dataset>?split=<split>&column=<caption column>[&config=..][&label=..]
+            [&limit=..][&cache_dir=..]`` (see ``gn_models.prompt_datasets``). Examples::
+
+                /work/shared/data/prompts/drawbench.csv
+                prompts/train.txt
+                hf:yuvalkirstain/pickapic_v1_no_images?split=test&column=caption
+                hf:/data/parti-prompts?split=train&column=Prompt&limit=100
+
+    Raises:
+        PromptFileError: the source cannot be read or holds no prompt; the message says what
+            to do (for a Hub dataset that is not cached: which command fetches it).
+    """
+    if isinstance(source, str) and source.startswith(HF_PREFIX):
+        from gn_models.prompt_datasets import read_dataset_prompts  # imports `datasets` (slow)
+
+        return read_dataset_prompts(source)
+    return read_prompt_file(source)
+
+
 def read_prompt_file(path: str | Path) -> list[Prompt]:
     """Read, normalise and de-duplicate the prompts of a CSV or TXT file.
 
@@ -72,11 +102,12 @@ def read_prompt_file(path: str | Path) -> list[Prompt]:
     if not path.is_file():
         raise PromptFileError(
             f"Prompt file {path} does not exist. Point the prompt source at an existing "
-            "CSV or TXT file (one prompt per row)."
+            "CSV or TXT file (one prompt per row), or at a Hugging Face dataset with "
+            "hf:<dataset>?split=<split>&column=<column>."
         )
     text = _decode(path)
     rows = _parse_csv(text, path) if path.suffix.lower() == ".csv" else _parse_txt(text)
-    prompts = _deduplicate(rows)
+    prompts = deduplicate_prompts(rows)
     if not prompts:
         raise PromptFileError(
             f"Prompt file {path} holds no prompt (it is empty or only blank rows). "
@@ -117,24 +148,38 @@ def _parse_csv(text: str, path: Path) -> list[tuple[str, int | None]]:
     for line_no, record in enumerate(body, start=2 if body is not records else 1):
         cell = record[prompt_col] if prompt_col < len(record) else ""
         label = record[label_col] if label_col is not None and label_col < len(record) else ""
-        rows.append((cell, _parse_label(label, path, line_no)))
+        rows.append((cell, parse_label(label, f"Prompt file {path}, row {line_no}")))
     return rows
 
 
-def _parse_label(value: str, path: Path, line_no: int) -> int | None:
-    value = value.strip()
-    if not value:
+def parse_label(value: object, where: str) -> int | None:
+    """An integer label from a cell: a string (CSV), or an int, float or None (a dataset).
+
+    Blank, None and NaN give None; a whole float (7.0, as pandas stores an int column with
+    gaps) gives its int. ``where`` names the row for the error, e.g. ``"Prompt file p.csv,
+    row 3"``.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = str(value).strip()
+    if not text:
         return None
     try:
-        return int(value)
+        return int(text)
     except ValueError:
         raise PromptFileError(
-            f"Prompt file {path}, row {line_no}: label {value!r} is not an integer. "
+            f"{where}: label {text!r} is not an integer. "
             "Use integer labels or leave the label column empty."
         ) from None
 
 
-def _deduplicate(rows: list[tuple[str, int | None]]) -> list[Prompt]:
+def deduplicate_prompts(rows: list[tuple[str, int | None]]) -> list[Prompt]:
+    """Normalise ``(text, label)`` rows into prompts: blank texts dropped, duplicates (after
+    normalisation) keep their first occurrence and its label, order of first occurrence kept."""
     seen: dict[str, Prompt] = {}
     for text, label in rows:
         text = normalise_prompt(text)

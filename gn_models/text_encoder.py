@@ -27,6 +27,10 @@ class PromptEmbeds:
     def to(self, device: torch.device | str) -> PromptEmbeds:
         return PromptEmbeds(*(t.to(device) for t in self.astuple()))
 
+    def float(self) -> PromptEmbeds:
+        """prompt_embeds and pooled as float32 (fp16 encoders feed float32 noise models)."""
+        return PromptEmbeds(self.prompt_embeds.float(), self.attention_mask, self.pooled.float())
+
     def astuple(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.prompt_embeds, self.attention_mask, self.pooled
 

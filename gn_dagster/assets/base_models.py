@@ -2,12 +2,13 @@
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from gn_dagster.atomic import atomic_path
 from gn_dagster.metadata import line_plot
-from gn_dagster.resources import DigitsProfileResource, StorageResource
+from gn_dagster.profiles import DigitsProfileResource
+from gn_dagster.storage import StorageResource
 from gn_models.digits.data import load_digit_splits
 from gn_models.digits.reward import DigitClassifierReward
 from gn_models.digits.train_base import BaseModelTrainingConfig, train_digits_base_model
+from gn_models.fsio import staged_write
 from gn_models.text_encoder import MiniLMTextEncoder
 
 GROUP = "models"
@@ -52,7 +53,7 @@ def base_model(
         ),
         device=profile.device,
     )
-    with atomic_path(storage.base_model_dir) as tmp:
+    with staged_write(storage.base_model_dir) as tmp:
         backend.save(tmp)
     window = max(1, len(log.losses) // 20)
     smoothed = [
@@ -61,7 +62,7 @@ def base_model(
     ]
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(storage.base_model_dir)),
+            "path": MetadataValue.path(storage.base_model_dir),
             "parameters": sum(p.numel() for p in backend.unet.parameters()),
             "train_images": len(splits.base[1]),
             "steps": config.steps,
@@ -93,11 +94,11 @@ def reward_model(config: RewardModelConfig, storage: StorageResource) -> Materia
     splits = load_digit_splits(config.seed)
     reward = DigitClassifierReward.fit(*splits.reward_train, seed=config.seed)
     accuracy = reward.accuracy(*splits.reward_test)
-    with atomic_path(storage.reward_model_dir) as tmp:
+    with staged_write(storage.reward_model_dir) as tmp:
         reward.save(tmp, heldout_accuracy=accuracy)
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(storage.reward_model_dir)),
+            "path": MetadataValue.path(storage.reward_model_dir),
             "reward": f"{reward.name} {reward.version}",
             "heldout_accuracy": accuracy,
             "train_images": len(splits.reward_train[1]),

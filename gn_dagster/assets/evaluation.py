@@ -10,9 +10,10 @@ from dagster import AssetDep, AssetExecutionContext, Config, MaterializeResult, 
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.assets.prompts import read_prompts_frame
-from gn_dagster.atomic import atomic_path, write_parquet
+from gn_dagster.atomic import write_parquet
 from gn_dagster.metadata import table
-from gn_dagster.resources import DigitsProfileResource, StorageResource
+from gn_dagster.profiles import ProfileResource
+from gn_dagster.storage import StorageResource
 from gn_models.ddim import re_denoise
 from gn_models.evaluation import (
     EvalSetting,
@@ -20,6 +21,7 @@ from gn_models.evaluation import (
     paired_scores,
     sample_with_noise,
 )
+from gn_models.fsio import join, localize, staged_write
 from gn_models.images import image_grid, load_png, markdown_image, save_png
 from gn_models.registry import load_golden_model
 
@@ -36,7 +38,7 @@ class EvalImagesConfig(Config):
     redenoise_cfg: float = 5.5  # w_l of the re-denoise oracle (w_w = 1.0)
     batch_size: int = 256
     preview_columns: int = 16
-    png_scale: int = 4  # PNGs are upscaled (nearest) so 8x8 digits are visible
+    png_scale: int = 0  # PNG upscaling (nearest); 0: images under 32 px to >= 32 px
 
 
 def load_models(config: EvalImagesConfig, storage, device) -> dict:
@@ -44,8 +46,8 @@ def load_models(config: EvalImagesConfig, storage, device) -> dict:
     models = {}
     for name in config.methods:
         if name not in BASELINES:
-            model = load_golden_model(storage.checkpoint_dir(name), device)
-            models[name] = (model, sum(p.numel() for p in model.parameters()))
+            model = load_golden_model(localize(storage.checkpoint_dir(name)), device)
+            models[name] = (model.golden_noise, sum(p.numel() for p in model.parameters()))
     return models
 
 
@@ -76,9 +78,9 @@ def eval_images(
     context: AssetExecutionContext,
     config: EvalImagesConfig,
     storage: StorageResource,
-    profile: DigitsProfileResource,
+    profile: ProfileResource,
 ) -> MaterializeResult:
-    prompts = read_prompts_frame(storage.prompts_dir / "eval.parquet")
+    prompts = read_prompts_frame(storage.prompts_path("eval"))
     backend = profile.load_backend(storage.base_model_dir)
     seeds = list(range(config.first_seed, config.first_seed + config.seeds_per_prompt))
     settings = [
@@ -86,7 +88,7 @@ def eval_images(
     ]
     models = load_models(config, storage, backend.device)
     rows, preview = [], {}
-    with atomic_path(storage.eval_images_dir) as tmp, torch.no_grad():
+    with staged_write(storage.eval_images_dir) as tmp, torch.no_grad():
         for setting in settings:
             for method, (fn, params) in noise_functions(config, backend, models, setting).items():
                 out = sample_with_noise(backend, fn, prompts, seeds, setting, config.batch_size)
@@ -97,11 +99,11 @@ def eval_images(
                 if setting == settings[0]:
                     preview[method] = out.images[:: len(seeds)][: config.preview_columns]
         pd.DataFrame(rows).to_parquet(tmp / "index.parquet", index=False)
-        grid = image_grid(list(preview.values()), scale=6)
+        grid = image_grid(list(preview.values()))
         grid.save(tmp / "preview.png")
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(storage.eval_images_dir)),
+            "path": MetadataValue.path(storage.eval_images_dir),
             "num_images": len(rows),
             "num_prompts": len(prompts),
             "seeds": f"{seeds[0]}..{seeds[-1]}",
@@ -118,6 +120,7 @@ def eval_images(
 
 def _write_pngs(directory, out, setting, method, params, prompts, seeds, scale) -> list[dict]:
     rows = []
+    scale = scale or max(1, 32 // max(out.images.shape[-2:]))
     jobs = [(p, s) for p in prompts for s in seeds]
     for i, ((prompt, seed), image) in enumerate(zip(jobs, out.images, strict=False)):
         path = f"{setting.name}/{method}/{i:05d}_seed{seed}.png"
@@ -150,9 +153,9 @@ def _write_pngs(directory, out, setting, method, params, prompts, seeds, scale) 
     ),
 )
 def scores(
-    context: AssetExecutionContext, storage: StorageResource, profile: DigitsProfileResource
+    context: AssetExecutionContext, storage: StorageResource, profile: ProfileResource
 ) -> MaterializeResult:
-    directory = storage.eval_images_dir
+    directory = localize(storage.eval_images_dir)
     index = pd.read_parquet(directory / "index.parquet")
     reward = profile.load_reward(storage.reward_model_dir)
     images = torch.from_numpy(np.stack([load_png(directory / p) for p in index["path"]])) / 255.0
@@ -166,7 +169,7 @@ def scores(
     ]
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(storage.scores_path)),
+            "path": MetadataValue.path(storage.scores_path),
             "reward": f"{reward.name} {reward.version}",
             "dagster/row_count": len(frame),
             "summary": MetadataValue.md(comparison_markdown(comparison_table(first))),
@@ -187,12 +190,12 @@ def scores(
 def comparison(storage: StorageResource) -> MaterializeResult:
     frame = build_comparison(
         pd.read_parquet(storage.scores_path),
-        pd.read_parquet(storage.eval_images_dir / "index.parquet"),
+        pd.read_parquet(join(storage.eval_images_dir, "index.parquet")),
     )
     write_parquet(frame, storage.comparison_path)
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(storage.comparison_path)),
+            "path": MetadataValue.path(storage.comparison_path),
             "table": table(frame.round(4)),
             "summary": MetadataValue.md(comparison_markdown(frame)),
         }

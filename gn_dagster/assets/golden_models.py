@@ -15,10 +15,11 @@ from dagster import (
     asset,
 )
 
-from gn_dagster.atomic import atomic_path
 from gn_dagster.metadata import line_plot
 from gn_dagster.partitions import SHARD_KEYS
-from gn_dagster.resources import DigitsProfileResource, StorageResource
+from gn_dagster.profiles import ProfileResource
+from gn_dagster.storage import StorageResource
+from gn_models.fsio import staged_write
 from gn_models.golden_model import GoldenNoiseModel
 from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
 from gn_models.npd import kept_at
@@ -97,6 +98,12 @@ def load_training_sequences(store, one_step: bool) -> dict[str, np.ndarray]:
     shards = [key for key in SHARD_KEYS if attrs[key]["count"] > 0]
     if not shards:
         raise ValueError(f"The noise-pair store {store} holds no samples: add prompts.")
+    rewards = {key: attrs[key].get("reward") for key in shards}
+    if len(set(rewards.values())) > 1:  # e.g. HPSv2 v2.0 and v2.1 keep different pairs
+        raise ValueError(
+            f"The shards of {store} were labelled by different rewards: {rewards}. "
+            "Rematerialize `noise_pairs` for the shards whose reward is not the profile's."
+        )
     parts = []
     for key in shards:
         data = read_shard(store, key, ["noise", "reward", "prompt", "kept"])
@@ -115,7 +122,7 @@ def train_golden_model(
     context: AssetExecutionContext,
     config: TrainingConfig,
     storage: StorageResource,
-    profile: DigitsProfileResource,
+    profile: ProfileResource,
     name: str,
     build: Callable,
     one_step: bool,
@@ -126,8 +133,9 @@ def train_golden_model(
     texts, prompt_index = np.unique(data["prompt"], return_inverse=True)
     embeds = backend.encode_prompts(list(texts))
     torch.manual_seed(config.seed)
+    embeds = embeds.float()
     model: GoldenNoiseModel = build(
-        config, backend.latent_shape, embeds.prompt_embeds.shape[1:], data["noise"].shape[1] - 1
+        config, backend.latent_shape, embeds, data["noise"].shape[1] - 1
     )
     log = train_noise_model(
         model,
@@ -138,7 +146,7 @@ def train_golden_model(
         device=profile.device,
     )
     directory = storage.checkpoint_dir(name)
-    with atomic_path(directory) as tmp:
+    with staged_write(directory) as tmp:
         model.cpu().save(
             tmp,
             training={
@@ -152,7 +160,7 @@ def train_golden_model(
         )
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(directory)),
+            "path": MetadataValue.path(directory),
             "model": model.kind,
             "config": MetadataValue.json(model.save_config()),
             "parameters": sum(p.numel() for p in model.parameters()),
@@ -198,21 +206,22 @@ def model_asset(
         context: AssetExecutionContext,
         config: config_class,
         storage: StorageResource,
-        profile: DigitsProfileResource,
+        profile: ProfileResource,
     ) -> MaterializeResult:
         return train_golden_model(context, config, storage, profile, name, build, one_step)
 
     return _model
 
 
-def build_npnet(c: NPNetAssetConfig, shape, embed_shape, n) -> NPNet:
+# Builders: (asset config, latent shape (C, H, W), PromptEmbeds of the training prompts, n).
+def build_npnet(c: NPNetAssetConfig, shape, embeds, n) -> NPNet:
     return NPNet(
         NPNetConfig(
             channels=shape[0],
             height=shape[1],
             width=shape[2],
-            prompt_tokens=embed_shape[0],
-            embed_dim=embed_shape[1],
+            prompt_tokens=embeds.prompt_embeds.shape[1],
+            embed_dim=embeds.prompt_embeds.shape[2],
             svd_dim=c.svd_dim,
             svd_hidden=c.svd_hidden,
             svd_out_hidden=c.svd_out_hidden,
@@ -223,15 +232,15 @@ def build_npnet(c: NPNetAssetConfig, shape, embed_shape, n) -> NPNet:
     )
 
 
-def build_film(c: FiLMAssetConfig, shape, embed_shape, n) -> FiLMNoiseNet:
-    return FiLMNoiseNet(NoiseNetConfig(shape[0], embed_shape[1], c.hidden, c.num_blocks))
+def build_film(c: FiLMAssetConfig, shape, embeds, n) -> FiLMNoiseNet:
+    return FiLMNoiseNet(NoiseNetConfig(shape[0], embeds.pooled.shape[1], c.hidden, c.num_blocks))
 
 
-def build_transformer(c: TransformerAssetConfig, shape, embed_shape, n) -> NoiseSequenceTransformer:
+def build_transformer(c: TransformerAssetConfig, shape, embeds, n) -> NoiseSequenceTransformer:
     return NoiseSequenceTransformer(
         NoiseSequenceTransformerConfig(
             channels=shape[0],
-            embed_dim=embed_shape[1],
+            embed_dim=embeds.prompt_embeds.shape[2],
             patch_size=c.patch_size,
             dim=c.dim,
             depth=c.depth,
@@ -241,11 +250,11 @@ def build_transformer(c: TransformerAssetConfig, shape, embed_shape, n) -> Noise
     )
 
 
-def build_gru(c: GRUAssetConfig, shape, embed_shape, n) -> NoiseSequenceRNN:
+def build_gru(c: GRUAssetConfig, shape, embeds, n) -> NoiseSequenceRNN:
     return NoiseSequenceRNN(
         NoiseSequenceRNNConfig(
             channels=shape[0],
-            embed_dim=embed_shape[1],
+            embed_dim=embeds.pooled.shape[1],
             hidden=c.hidden,
             num_blocks=c.num_blocks,
             gru_dim=c.gru_dim,

@@ -7,7 +7,8 @@ from dagster import AssetDep, AssetExecutionContext, Config, MaterializeResult, 
 
 from gn_dagster.assets.prompts import read_prompts_frame
 from gn_dagster.partitions import prompt_shards
-from gn_dagster.resources import DigitsProfileResource, StorageResource
+from gn_dagster.profiles import ProfileResource
+from gn_dagster.storage import StorageResource
 from gn_models.npd import SamplingConfig, collect_noise_sequences, kept_at
 from gn_models.npd_store import write_shard
 
@@ -64,10 +65,10 @@ def noise_pairs(
     context: AssetExecutionContext,
     config: NoisePairsConfig,
     storage: StorageResource,
-    profile: DigitsProfileResource,
+    profile: ProfileResource,
 ) -> MaterializeResult:
     shard = context.partition_key
-    shard_prompts = read_prompts_frame(storage.prompts_dir / f"{shard}.parquet")
+    shard_prompts = read_prompts_frame(storage.prompts_path(shard))
     sampling = SamplingConfig(
         config.cfg_denoise,
         config.cfg_inversion,
@@ -87,7 +88,7 @@ def noise_pairs(
         context.log.warning(f"{shard} has no prompts; writing an empty shard.")
         write_shard(storage.npd_store, shard, None, attrs=attrs)
         return MaterializeResult(
-            metadata={"path": MetadataValue.path(str(storage.npd_store)), "count": 0, "kept": 0}
+            metadata={"path": MetadataValue.path(storage.npd_store), "count": 0, "kept": 0}
         )
     backend = profile.load_backend(storage.base_model_dir)
     reward = profile.load_reward(storage.reward_model_dir)
@@ -100,7 +101,7 @@ def noise_pairs(
     path = write_shard(storage.npd_store, shard, data, config.chunk_size, attrs)
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(path)),
+            "path": MetadataValue.path(path),
             "num_prompts": len(shard_prompts),
             **sequence_metadata(data, sampling),
             "samples_per_second": round(len(data) / seconds, 2),

@@ -14,8 +14,9 @@ from dagster import (
 from gn_dagster.atomic import write_parquet
 from gn_dagster.metadata import table
 from gn_dagster.partitions import NUM_SHARDS, prompt_shards, shard_index
-from gn_dagster.resources import PromptSourceResource, StorageResource
-from gn_models.prompts import Prompt, read_prompt_file, shard_of
+from gn_dagster.resources import PromptSourceResource
+from gn_dagster.storage import StorageResource
+from gn_models.prompts import Prompt, read_prompts, shard_of
 
 GROUP = "prompts"
 
@@ -75,8 +76,8 @@ def prompts(
 ) -> MaterializeResult:
     source = prompt_source.train_file()
     shard = shard_index(context.partition_key)
-    rows = [p for p in read_prompt_file(source) if shard_of(p.text, NUM_SHARDS) == shard]
-    path = storage.prompts_dir / f"{context.partition_key}.parquet"
+    rows = [p for p in read_prompts(source) if shard_of(p.text, NUM_SHARDS) == shard]
+    path = storage.prompts_path(context.partition_key)
     write_parquet(prompts_frame(rows), path)
     context.log.info(f"{len(rows)} prompts in {context.partition_key} from {source}")
     return _result(rows, path, source)
@@ -94,7 +95,7 @@ def eval_prompts(
     context: AssetExecutionContext, storage: StorageResource, prompt_source: PromptSourceResource
 ) -> MaterializeResult:
     source = prompt_source.eval_file()
-    rows = read_prompt_file(source)
-    path = storage.prompts_dir / "eval.parquet"
+    rows = read_prompts(source)
+    path = storage.prompts_path("eval")
     write_parquet(prompts_frame(rows), path)
     return _result(rows, path, source)

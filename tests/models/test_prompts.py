@@ -1,6 +1,22 @@
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
-from gn_models.prompts import Prompt, PromptFileError, prompt_seed, read_prompt_file, shard_of
+from gn_models.prompts import (
+    Prompt,
+    PromptFileError,
+    normalise_prompt,
+    prompt_seed,
+    read_prompt_file,
+    read_prompts,
+    shard_of,
+)
+
+SHARED_PROMPTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "prompts"
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # CJK ideographs, full-width marks
 
 
 def write(tmp_path, name, data: bytes):
@@ -33,16 +49,68 @@ def test_drawbench_layout(tmp_path):
     assert read_prompt_file(path) == [Prompt("A red colored car.")]
 
 
-def test_real_prompt_sets_parse():
-    from pathlib import Path
+@pytest.fixture
+def shared_prompts() -> Path:
+    if not (SHARED_PROMPTS / "drawbench.csv").is_file():
+        pytest.skip(f"real prompt sets not found: {SHARED_PROMPTS} is not beside this checkout")
+    return SHARED_PROMPTS
 
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "prompts"
-    if not shared.is_dir():
-        pytest.skip("../shared/data/prompts is not beside this checkout")
-    drawbench = read_prompt_file(shared / "drawbench.csv")
-    pickapic = read_prompt_file(shared / "pickapic_test.csv")
-    assert len(drawbench) > 100 and all(p.text and p.label is None for p in drawbench)
-    assert pickapic[0].text == "A curious cat exploring a haunted mansion"  # BOM, caption column
+
+def test_drawbench(shared_prompts):
+    path = shared_prompts / "drawbench.csv"  # header "Prompts","Category"; 200 unique rows
+    prompts = read_prompts(str(path))
+    assert len(prompts) == 200
+    assert prompts[:2] == [Prompt("A red colored car."), Prompt("A black colored car.")]
+    assert prompts[-1].text == (
+        "New York Skyline with 'Google Research Pizza Cafe' written with fireworks on the sky."
+    )
+    categories = set(pd.read_csv(path)["Category"])  # Colors, Counting, ...: never a prompt
+    assert all(p.label is None and p.text not in categories for p in prompts)
+    assert read_prompt_file(path) == prompts
+
+
+def test_pickapic_test(shared_prompts):
+    # UTF-8 BOM; columns 序号 (id), caption, caption_zh, 备注 (note); 500 rows, one with a
+    # blank caption (id 87); some caption_zh cells span lines (ids 344, 350, 362, 469).
+    path = shared_prompts / "pickapic_test.csv"
+    prompts = read_prompts(str(path))
+    texts = [p.text for p in prompts]
+    assert len(prompts) == 499 and all(p.label is None for p in prompts)
+    assert texts[:3] == [
+        "A curious cat exploring a haunted mansion",
+        "a spanish water dog breed as arthur morgan from red dead redemption",
+        "Portrait of a 26yr white woman, hyper-detailed, extremely ashamed, soft skin",
+    ]
+    # quoted caption whose caption_zh starts with a newline; the next row stays aligned
+    at = texts.index('Hatsune Miku wearing a hat with the text "lol" on it')
+    assert texts[at + 1] == "an online marketer worried about his job being taken away by AI"
+    # the same as an independent parser's caption column, blank dropped, order kept
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    assert texts == list(dict.fromkeys(normalise_prompt(c) for c in frame["caption"].dropna()))
+    # no Chinese leaks in from caption_zh or the note: the only CJK text is the four captions
+    # that Pick-a-Pic users wrote in Chinese (or with a full-width comma) themselves
+    other = frame.drop(columns="caption").fillna("").map(normalise_prompt)
+    other = set(other.to_numpy().ravel()) - set(frame["caption"].fillna("").map(normalise_prompt))
+    assert len(other) > 400 and not other & set(texts)  # ids, translations, notes
+    assert [t for t in texts if CJK.search(t)] == [
+        "a red hair girl look at you\uff0cdistant view",
+        "一张由珊瑚构成的矢量图logo",
+        "大海上的游轮\uff0c泰坦尼克号\uff0c壮观\uff0c冰山",
+        "夫妻肺片",
+    ]
+    assert not any("\n" in t for t in texts)
+
+
+def test_read_prompts_takes_txt_and_csv_paths(tmp_path):
+    txt = write(tmp_path, "p.txt", b"a  cat\n\nA dog\n a cat \n")
+    csv = write(tmp_path, "p.csv", b"prompt,label\na cat,1\n")
+    assert read_prompts(str(txt)) == read_prompts(txt) == [Prompt("a cat"), Prompt("A dog")]
+    assert read_prompts(str(csv)) == [Prompt("a cat", 1)]
+
+
+def test_read_prompts_missing_file_keeps_the_file_error(tmp_path):
+    with pytest.raises(PromptFileError, match=r"nope\.csv does not exist"):
+        read_prompts(str(tmp_path / "nope.csv"))
 
 
 def test_non_utf8_bytes_give_clear_error(tmp_path):
@@ -78,3 +146,151 @@ def test_sharding_is_stable_and_local():
     assert shards == [shard_of(t, 8) for t in texts]  # deterministic
     assert shard_of("  prompt   number 3 ", 8) == shards[3]  # normalised before hashing
     assert prompt_seed("a", 0) != prompt_seed("a", 1) != prompt_seed("b", 1)
+
+
+# --- Hugging Face datasets (hf: specs) -----------------------------------------------------
+
+HUB_NAME = "yuvalkirstain/pickapic_v1_no_images"
+ROWS = {  # whitespace variants, a duplicate, a null and a blank caption, labels with a gap
+    "caption": ["a  red car", "a blue\nbird", None, "a red car ", "   ", "green tea"],
+    "label": [3, None, 1, 4, 5, 6],
+    "caption_zh": ["一辆红色的车", "一只蓝色的鸟", "", "红色的车", "", "绿茶"],
+}
+EXPECTED = [Prompt("a red car", 3), Prompt("a blue bird"), Prompt("green tea", 6)]
+
+
+def rows_frame() -> pd.DataFrame:
+    return pd.DataFrame(ROWS).astype({"label": "Int64"})  # nullable int: 3, <NA>, 1, ...
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An empty datasets cache for the test: nothing read from or written to ~/.cache."""
+    datasets = pytest.importorskip("datasets")
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def parquet_dir(tmp_path):
+    """A dataset folder laid out like a `hf download` snapshot: data/test-*.parquet."""
+    root = tmp_path / "pickapic_snapshot"
+    (root / "data").mkdir(parents=True)
+    rows_frame().to_parquet(root / "data" / "test-00000-of-00001.parquet")
+    return root
+
+
+def test_hf_local_parquet_snapshot(hf_cache, parquet_dir):
+    spec = f"hf:{parquet_dir}?split=test&column=caption&label=label"
+    assert read_prompts(spec) == EXPECTED
+    # normalised and de-duplicated exactly like the same rows in a prompt file
+    csv = parquet_dir / "same.csv"
+    rows_frame().rename(columns={"caption": "prompt"}).to_csv(csv, index=False)
+    assert read_prompt_file(csv) == EXPECTED
+    assert read_prompts(f"hf:{parquet_dir}?split=test&column=caption&limit=2") == [
+        Prompt("a red car"),
+        Prompt("a blue bird"),
+    ]
+
+
+def test_hf_local_csv_dir_train_split(hf_cache, tmp_path):
+    root = tmp_path / "csv_dataset"
+    root.mkdir()
+    rows_frame().to_csv(root / "prompts.csv", index=False)  # one file -> split "train"
+    cache = tmp_path / "own-cache"
+    assert read_prompts(f"hf:{root}?split=train&column=caption&cache_dir={cache}") == [
+        Prompt(p.text) for p in EXPECTED
+    ]
+    assert cache.is_dir() and not hf_cache.exists()  # cache_dir= is where datasets writes
+
+
+def test_hf_hub_name_read_from_cache_offline(hf_cache, tmp_path, monkeypatch):
+    # What `load_dataset(HUB_NAME, split="test")` leaves in the cache on a machine with
+    # internet: <cache>/<owner>___<name>/<config>/<version>/<hash>/<name>-<split>.arrow.
+    from datasets.packaged_modules.csv.csv import Csv
+
+    source = tmp_path / "test.csv"
+    rows_frame().to_csv(source, index=False)
+    name = HUB_NAME.split("/")[1]
+    builder = Csv(
+        cache_dir=str(tmp_path / "build"), dataset_name=name, config_name="default",
+        hash="0123abcd", data_files={"test": str(source)},
+    )  # fmt: skip
+    builder.download_and_prepare()
+    snapshot = hf_cache / HUB_NAME.replace("/", "___") / "default" / "0.0.0" / "0123abcd"
+    snapshot.parent.mkdir(parents=True)
+    Path(builder.cache_dir).rename(snapshot)
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # offline whatever the environment
+        monkeypatch.delenv(var, raising=False)
+    spec = f"hf:{HUB_NAME}?split=test&column=caption"
+    assert read_prompts(spec) == [Prompt(p.text) for p in EXPECTED]
+    with pytest.raises(PromptFileError, match=r"Unknown split.*validation.*test"):
+        read_prompts(f"hf:{HUB_NAME}?split=validation&column=caption")
+
+
+@pytest.mark.parametrize("offline_env", ["1", None])
+def test_hf_hub_name_not_cached_says_what_to_fetch(hf_cache, monkeypatch, offline_env):
+    from gn_models.prompt_datasets import DatasetNotCachedError
+
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    if offline_env:
+        monkeypatch.setenv("HF_DATASETS_OFFLINE", offline_env)
+    started = time.monotonic()
+    with pytest.raises(DatasetNotCachedError) as caught:
+        read_prompts(f"hf:{HUB_NAME}?split=test&column=caption")
+    assert time.monotonic() - started < 10  # no network retries (those take ~20 s)
+    message = str(caught.value)
+    assert isinstance(caught.value, PromptFileError)
+    assert f"not in the datasets cache {hf_cache}" in message
+    assert (
+        'python -c "import datasets; '
+        f"datasets.load_dataset('{HUB_NAME}', split='test')\"" in message
+    )
+    assert f"hf download --repo-type dataset {HUB_NAME} --local-dir <dir>" in message
+    assert "HF_DATASETS_OFFLINE=1" in message
+
+
+def test_hf_unknown_column_lists_the_columns(hf_cache, parquet_dir):
+    with pytest.raises(PromptFileError, match=r"column='text'.*columns are: caption, label, cap"):
+        read_prompts(f"hf:{parquet_dir}?split=test&column=text")
+    with pytest.raises(PromptFileError, match=r"label='digit'.*columns are: caption, label"):
+        read_prompts(f"hf:{parquet_dir}?split=test&column=caption&label=digit")
+    with pytest.raises(PromptFileError, match=r"'label' holds int values, not text"):
+        read_prompts(f"hf:{parquet_dir}?split=test&column=label")
+
+
+def test_hf_unknown_split_lists_the_splits(hf_cache, parquet_dir):
+    with pytest.raises(PromptFileError, match=r"Unknown split \"train\".*\['test'\]"):
+        read_prompts(f"hf:{parquet_dir}?split=train&column=caption")
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ("hf:owner/name?split=test", "missing required key column"),
+        ("hf:owner/name?column=caption", "missing required key split"),
+        ("hf:owner/name?split=test&column=caption&revision=x", "unknown key revision"),
+        ("hf:owner/name?split=a&split=b&column=caption", "repeated key split"),
+        ("hf:owner/name?split=test&column=", "empty value for column"),
+        ("hf:owner/name?split=test&column=caption&limit=-3", "limit='-3' is not a positive"),
+        ("hf:?split=test&column=caption", "names no dataset"),
+        ("hf:owner/name?split", "not a list of key=value pairs"),
+        ("hf:/no/such/dir?split=test&column=caption", "directory /no/such/dir does not exist"),
+    ],
+)
+def test_hf_bad_specs(spec, error):
+    with pytest.raises(PromptFileError, match=re.escape(error)):
+        read_prompts(spec)
+
+
+def test_parse_label_cells():
+    from gn_models.prompts import parse_label
+
+    assert [parse_label(v, "row") for v in (" 7 ", 7, 7.0, "", None, float("nan"))] == [
+        7, 7, 7, None, None, None,
+    ]  # fmt: skip
+    for bad in ("seven", 7.5, True):
+        with pytest.raises(PromptFileError, match=r"^row: label .* is not an integer"):
+            parse_label(bad, "row")

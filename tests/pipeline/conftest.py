@@ -19,7 +19,8 @@ from gn_dagster.assets.golden_models import (
 from gn_dagster.assets.noise_pairs import NoisePairsConfig
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
-from gn_dagster.resources import StorageResource, packaged_prompt_file
+from gn_dagster.resources import packaged_prompt_file
+from gn_dagster.storage import StorageResource
 
 TINY_TRAINING = {"steps": 30, "batch_size": 16, "eval_every": 10, "val_fraction": 0.2}
 TINY = RunConfig(

@@ -1,10 +1,12 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from dagster import AssetKey, AssetRecordsFilter, Definitions
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
-from gn_dagster.definitions import ASSETS, defs
+from gn_dagster.definitions import defs
 from gn_dagster.partitions import NUM_SHARDS, SHARD_KEYS
 from gn_models.ddim import re_denoise
 from gn_models.digits.backend import DigitsBackend
@@ -34,7 +36,7 @@ def latest(m, name, partition=None):
 
 def test_definitions_load_and_validate():
     Definitions.validate_loadable(defs)
-    specs = [spec for a in ASSETS for spec in a.specs]
+    specs = list(defs.resolve_all_asset_specs())
     assert sorted(s.key.path[-1] for s in specs) == sorted(ASSET_NAMES)
     for spec in specs:
         assert spec.code_version and spec.description, spec.key
@@ -50,7 +52,7 @@ def test_prompt_shards_partition_the_file(materialized):
     expected = read_prompt_file(materialized.train_prompts)
     seen = []
     for i, shard in enumerate(SHARD_KEYS):
-        frame = pd.read_parquet(materialized.storage.prompts_dir / f"{shard}.parquet")
+        frame = pd.read_parquet(materialized.storage.prompts_path(shard))
         assert all(shard_of(t, NUM_SHARDS) == i for t in frame["prompt"])
         assert latest(materialized, "prompts", shard)["num_prompts"].value == len(frame)
         seen += list(frame["prompt"])
@@ -107,7 +109,7 @@ def test_checkpoints_reload_and_change_noise(materialized):
 
 
 def test_eval_images_and_preview(materialized):
-    directory = materialized.storage.eval_images_dir
+    directory = Path(materialized.storage.eval_images_dir)
     index = pd.read_parquet(directory / "index.parquet")
     assert len(index) == EVAL_PAIRS * len(SETTINGS) * (len(METHODS) + 1)
     assert all((directory / p).is_file() for p in index["path"])

@@ -4,7 +4,8 @@ from dagster import DagsterInstance, materialize
 
 from gn_dagster.assets.prompts import content_hash, prompts, read_prompts_frame
 from gn_dagster.partitions import NUM_SHARDS, SHARD_KEYS
-from gn_dagster.resources import PromptSourceResource, StorageResource
+from gn_dagster.resources import PromptSourceResource
+from gn_dagster.storage import StorageResource
 from gn_models.prompts import PromptFileError, shard_of
 
 

@@ -1,0 +1,60 @@
+"""Which Dagster executor runs the steps of a run, chosen by the ``GN_EXECUTOR`` variable.
+
+- ``in_process`` (default): every step of a run in the run's own process. The diffusion
+  backend and the reward model are loaded once per run, and the GPU is used by one step at a
+  time, which is what a single-GPU machine wants.
+- ``multiprocess``: one process per step (several steps at once; each reloads its models).
+- ``k8s``: ``dagster_k8s.k8s_job_executor``, one Kubernetes Job per step; give each step a GPU
+  with ``deploy/k8s/run_config.yaml``.
+- ``celery``: ``dagster_celery.celery_executor``, steps as Celery tasks picked up by workers,
+  one worker per GPU (``deploy/celery/``).
+
+``k8s`` and ``celery`` need the ``scale`` extra (``pip install 'golden-noise[scale]'``); their
+packages are imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
+
+ENV_VAR = "GN_EXECUTOR"
+DEFAULT_EXECUTOR = "in_process"
+EXECUTOR_NAMES = ("in_process", "multiprocess", "k8s", "celery")
+_SCALE_HINT = "pip install 'golden-noise[scale]'"
+
+
+def executor_from_env(name: str | None = None) -> ExecutorDefinition:
+    """The executor named by ``name``, else by ``GN_EXECUTOR``, else ``in_process``.
+
+    Names are case-insensitive and may use ``-`` for ``_`` (``in-process``).
+
+    Raises:
+        ValueError: an unknown name (the message lists the choices).
+        ImportError: ``k8s`` or ``celery`` without dagster-k8s / dagster-celery installed.
+    """
+    raw = os.environ.get(ENV_VAR, "") if name is None else name
+    key = raw.strip().lower().replace("-", "_") or DEFAULT_EXECUTOR
+    if key == "in_process":
+        return in_process_executor
+    if key == "multiprocess":
+        return multiprocess_executor
+    if key == "k8s":
+        return _import_executor("dagster_k8s", "k8s_job_executor")
+    if key == "celery":
+        return _import_executor("dagster_celery", "celery_executor")
+    source = f"{ENV_VAR}={raw!r}" if name is None else repr(raw)
+    raise ValueError(f"Unknown executor {source}: choose one of {', '.join(EXECUTOR_NAMES)}.")
+
+
+def _import_executor(module: str, attribute: str) -> ExecutorDefinition:
+    """``module.attribute``, with an install hint when the package is missing."""
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"The {attribute} executor needs the {module.replace('_', '-')} package: {_SCALE_HINT}"
+        ) from error
+    return getattr(imported, attribute)

@@ -1,0 +1,163 @@
+"""The whole graph on the sdxl profile: a tiny random StableDiffusionXLPipeline and a tiny
+HPSv2 checkpoint, artifacts on an fsspec memory:// filesystem, a real Dagster instance."""
+
+import copy
+import uuid
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+import zarr
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DagsterInvalidConfigError,
+    RunConfig,
+    validate_run_config,
+)
+from tiny_pipelines import TINY_HPSV2_ARCH
+
+from gn_dagster import profiles
+from gn_dagster.assets.evaluation import EvalImagesConfig
+from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES, load_training_sequences
+from gn_dagster.assets.noise_pairs import NoisePairsConfig
+from gn_dagster.definitions import build_definitions
+from gn_dagster.demo import materialize_all
+from gn_dagster.partitions import SHARD_KEYS
+from gn_dagster.profiles import SDXLProfileResource
+from gn_models import fsio
+from gn_models.npd_store import open_shard, read_shard
+from pipeline.conftest import TINY, head_of
+
+PROMPTS = "../shared/data/prompts"
+TINY_SDXL = RunConfig(
+    ops={name: TINY.ops[name] for name in MODEL_ASSET_NAMES}
+    | {
+        "noise_pairs": NoisePairsConfig(
+            seeds_per_prompt=2, num_redenoise=2, num_steps=3, batch_size=8, chunk_size=4
+        ),
+        "eval_images": EvalImagesConfig(
+            seeds_per_prompt=2, cfg_scales=[5.5, 1.0], step_counts=[3], preview_columns=3
+        ),
+    }
+)
+
+
+def latest(instance, name):
+    records = instance.fetch_materializations(AssetRecordsFilter(AssetKey(name)), limit=1)
+    assert records.records, f"{name} was not materialized"
+    return records.records[0].asset_materialization.metadata
+
+
+@pytest.fixture(scope="module")
+def sdxl_graph(tmp_path_factory, tiny_sdxl_dir, tiny_hpsv2_checkpoint):
+    prompt_dir = Path(__file__).parents[2] / PROMPTS
+    if not prompt_dir.is_dir():
+        pytest.skip(f"{prompt_dir} (DrawBench, Pick-a-Pic) is not available")
+    root = tmp_path_factory.mktemp("sdxl")
+    train = head_of(str(prompt_dir / "drawbench.csv"), 10, root / "drawbench_head.csv")
+    evaluation = root / "pickapic_head.csv"  # keeps the BOM and the extra columns
+    evaluation.write_bytes(b"".join((prompt_dir / "pickapic_test.csv").open("rb").readlines()[:4]))
+    profile = SDXLProfileResource(
+        model=str(tiny_sdxl_dir),
+        device="cpu",
+        hpsv2_checkpoint=str(tiny_hpsv2_checkpoint),
+        hpsv2_arch=TINY_HPSV2_ARCH,
+        reward_batch_size=4,
+    )
+    storage_root = f"memory://gn-sdxl-{uuid.uuid4().hex[:8]}/artifacts"
+    defs = build_definitions(storage_root, str(train), str(evaluation), profile=profile)
+    home = root / "dagster_home"
+    home.mkdir()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        materialize_all(defs, instance, TINY_SDXL, log=lambda _: None)
+        yield defs, instance, storage_root
+    fsio.remove(storage_root)
+
+
+def test_base_and_reward_models_are_recorded(sdxl_graph):
+    _, instance, _ = sdxl_graph
+    base = latest(instance, "base_model")
+    assert base["pipeline"].value == "StableDiffusionXLPipeline"
+    assert base["latent_shape"].value == "[4, 8, 8]"
+    assert base["pooled_dim"].value == 16
+    assert latest(instance, "reward_model")["reward"].value == "HPSv2 v2.1"
+
+
+def test_noise_pairs_on_sdxl_latents_in_memory_store(sdxl_graph):
+    defs, _, root = sdxl_graph
+    store = defs.resources["storage"].npd_store
+    assert store.startswith("memory://")
+    counts = []
+    for shard in fsspec.filesystem("memory").ls(fsio.url_to_fs(store)[1], detail=False):
+        name = shard.rpartition("/")[2]
+        if name.startswith("shard-"):
+            counts.append(open_shard(store, name).attrs["count"])
+            if counts[-1]:
+                data = read_shard(store, name, ["noise", "reward"])
+                assert data["noise"].shape[1:] == (3, 4, 8, 8)  # x_T, x'_1, x'_2 on SDXL latents
+                assert np.isfinite(data["reward"][:, [0, 2]]).all()
+    assert sum(counts) == 10 * 2  # DrawBench head: 10 prompts x 2 seeds
+    assert not list(fsio.url_to_fs(root)[0].glob(fsio.url_to_fs(root)[1] + "/**/*.partial-*"))
+
+
+def test_scores_are_hpsv2_cosines_for_every_pair(sdxl_graph):
+    defs, instance, _ = sdxl_graph
+    storage = defs.resources["storage"]
+    frame = pd.read_parquet(storage.scores_path)
+    assert set(frame["reward_model"]) == {"HPSv2 v2.1"}
+    assert len(frame) == 3 * 2 * 2 * (1 + len(MODEL_ASSET_NAMES))  # prompts x seeds x CFGs
+    assert frame[["reward_standard", "reward_golden"]].abs().le(1).all().all()  # cosines
+    comparison = pd.read_parquet(storage.comparison_path)
+    assert set(comparison["method"]) == {"redenoise", *MODEL_ASSET_NAMES}
+    assert "data:image/png;base64," in latest(instance, "eval_images")["preview"].value
+
+
+def test_pipeline_is_loaded_once_per_run(sdxl_graph):
+    defs, instance, _ = sdxl_graph
+    profiles._pipeline.cache_clear()
+    profiles._hpsv2.cache_clear()
+    job = defs.resolve_job_def("train_and_evaluate")
+    ops = {k: v for k, v in TINY_SDXL.ops.items() if k in job.graph.node_dict}
+    result = job.execute_in_process(run_config=RunConfig(ops=ops), instance=instance)
+    steps = [e for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
+    assert len(steps) == len(MODEL_ASSET_NAMES) + 3  # models, eval_images, scores, comparison
+    assert profiles._pipeline.cache_info().misses == 1
+    assert profiles._hpsv2.cache_info().misses == 1
+
+
+def test_profile_that_no_longer_matches_the_record_is_refused(sdxl_graph, tiny_sd_dir):
+    defs, _, _ = sdxl_graph
+    storage = defs.resources["storage"]
+    other = SDXLProfileResource(model=str(tiny_sd_dir), device="cpu")
+    with pytest.raises(ValueError, match="Rematerialize `base_model`"):
+        other.load_backend(storage.base_model_dir)
+
+
+@pytest.mark.parametrize("job", ["collect_noise_pairs", "train_and_evaluate"])
+def test_sdxl_run_config_files_validate(job):
+    defs = build_definitions("memory://unused", profile=SDXLProfileResource())
+    path = Path(__file__).parents[2] / "configs" / "sdxl" / f"{job}.yaml"
+    run_config = yaml.safe_load(path.read_text())
+    assert validate_run_config(defs.resolve_job_def(job), run_config)
+    broken = copy.deepcopy(run_config)
+    next(iter(broken["ops"].values()))["config"]["no_such_setting"] = 1
+    with pytest.raises(DagsterInvalidConfigError):
+        validate_run_config(defs.resolve_job_def(job), broken)
+
+
+def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
+    defs, _, _ = sdxl_graph
+    store = defs.resources["storage"].npd_store
+    shards = [k for k in SHARD_KEYS if open_shard(store, k).attrs["count"] > 0]
+    group = zarr.open_group(fsio.join(store, shards[0]), mode="r+")
+    group.attrs["reward"] = "HPSv2 v2.0"
+    try:
+        with pytest.raises(ValueError, match="different rewards"):
+            load_training_sequences(store, one_step=True)
+    finally:
+        group.attrs["reward"] = "HPSv2 v2.1"
