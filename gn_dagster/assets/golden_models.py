@@ -1,13 +1,14 @@
 """Golden-noise model assets: one trained checkpoint per model kind, all on every shard."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from accelerate import PartialState
 from dagster import (
     AllPartitionMapping,
     AssetDep,
-    AssetExecutionContext,
     AssetsDefinition,
     Config,
     MaterializeResult,
@@ -119,15 +120,14 @@ def load_training_sequences(store, one_step: bool) -> dict[str, np.ndarray]:
 
 
 def train_golden_model(
-    context: AssetExecutionContext,
-    config: TrainingConfig,
-    storage: StorageResource,
-    profile: ProfileResource,
-    name: str,
-    build: Callable,
-    one_step: bool,
+    spec: "ModelSpec", config: TrainingConfig, storage: StorageResource, profile: ProfileResource
 ) -> MaterializeResult:
-    """Shared body of the model assets: data, prompts, build, train, save, metadata."""
+    """Shared body of the model assets: data, prompts, build, train, save, metadata.
+
+    Under ``accelerate launch`` (several processes, one GPU each) every process trains its
+    share of each batch (DDP) and only the main process writes the checkpoint.
+    """
+    name, build, one_step = spec.name, spec.build, spec.one_step
     data = load_training_sequences(storage.npd_store, one_step)
     backend = profile.load_backend(storage.base_model_dir)
     texts, prompt_index = np.unique(data["prompt"], return_inverse=True)
@@ -146,18 +146,19 @@ def train_golden_model(
         device=profile.device,
     )
     directory = storage.checkpoint_dir(name)
-    with staged_write(directory) as tmp:
-        model.cpu().save(
-            tmp,
-            training={
-                "best_val_loss": log.best_val_loss,
-                "best_step": log.best_step,
-                "identity_val_loss": log.identity_val_loss,
-                "num_train": log.num_train,
-                "num_val": log.num_val,
-                "train_seconds": log.seconds,
-            },
-        )
+    if PartialState().is_main_process:
+        with staged_write(directory) as tmp:
+            model.cpu().save(
+                tmp,
+                training={
+                    "best_val_loss": log.best_val_loss,
+                    "best_step": log.best_step,
+                    "identity_val_loss": log.identity_val_loss,
+                    "num_train": log.num_train,
+                    "num_val": log.num_val,
+                    "train_seconds": log.seconds,
+                },
+            )
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(directory),
@@ -186,13 +187,23 @@ def train_golden_model(
     )
 
 
-def model_asset(
-    name: str, config_class: type, build: Callable, one_step: bool, description: str
-) -> AssetsDefinition:
+@dataclass(frozen=True)
+class ModelSpec:
+    """One golden-noise model kind: asset name, config class, builder, training data kind."""
+
+    name: str
+    config_class: type
+    build: Callable
+    one_step: bool  # trained on (x_T, x'_1) pairs, else on whole sequences
+    description: str
+
+
+def model_asset(spec: ModelSpec) -> AssetsDefinition:
     """A trained-checkpoint asset for one model kind (depends on every shard)."""
+    config_class = spec.config_class
 
     @asset(
-        name=name,
+        name=spec.name,
         group_name=GROUP,
         deps=[
             AssetDep("noise_pairs", partition_mapping=AllPartitionMapping()),
@@ -200,15 +211,12 @@ def model_asset(
         ],
         code_version="2",
         pool="gpu",
-        description=description,
+        description=spec.description,
     )
     def _model(
-        context: AssetExecutionContext,
-        config: config_class,
-        storage: StorageResource,
-        profile: ProfileResource,
+        config: config_class, storage: StorageResource, profile: ProfileResource
     ) -> MaterializeResult:
-        return train_golden_model(context, config, storage, profile, name, build, one_step)
+        return train_golden_model(spec, config, storage, profile)
 
     return _model
 
@@ -266,38 +274,40 @@ def build_gru(c: GRUAssetConfig, shape, embeds, n) -> NoiseSequenceRNN:
     )
 
 
-npnet = model_asset(
+NPNET = ModelSpec(
     "npnet",
     NPNetAssetConfig,
     build_npnet,
-    one_step=True,
-    description="NPNet (arXiv:2411.09502): SVD branch + AdaGroupNorm text injection + residual "
+    True,
+    "NPNet (arXiv:2411.09502): SVD branch + AdaGroupNorm text injection + residual "
     "branch (Swin-T when its weights are local, else conv), trained with MSE on kept "
     "one-step pairs (x_T, x'_1).",
 )
-film_noise_net = model_asset(
+FILM = ModelSpec(
     "film_noise_net",
     FiLMAssetConfig,
     build_film,
-    one_step=True,
-    description="FiLMNoiseNet: a small conv net with FiLM on the pooled prompt embedding, "
+    True,
+    "FiLMNoiseNet: a small conv net with FiLM on the pooled prompt embedding, "
     "trained with MSE on kept one-step pairs (x_T, x'_1); a baseline for NPNet.",
 )
-noise_transformer = model_asset(
+TRANSFORMER = ModelSpec(
     "noise_transformer",
     TransformerAssetConfig,
     build_transformer,
-    one_step=False,
-    description="NoiseSequenceTransformer: noise patches as tokens, cross-attention to the "
+    False,
+    "NoiseSequenceTransformer: noise patches as tokens, cross-attention to the "
     "prompt; learns the re-denoise transition on kept n-step sequences and rolls "
     "it forward n steps at inference.",
 )
-noise_gru = model_asset(
+GRU = ModelSpec(
     "noise_gru",
     GRUAssetConfig,
     build_gru,
-    one_step=False,
-    description="NoiseSequenceRNN: FiLM-conditioned CNN encoder + GRU over re-denoise steps "
+    False,
+    "NoiseSequenceRNN: FiLM-conditioned CNN encoder + GRU over re-denoise steps "
     "(residual and optional variance prediction); rolls forward n steps.",
 )
-MODEL_ASSET_NAMES = ["npnet", "film_noise_net", "noise_transformer", "noise_gru"]
+MODEL_SPECS = {spec.name: spec for spec in (NPNET, FILM, TRANSFORMER, GRU)}
+npnet, film_noise_net, noise_transformer, noise_gru = map(model_asset, MODEL_SPECS.values())
+MODEL_ASSET_NAMES = list(MODEL_SPECS)

@@ -2,6 +2,7 @@
 HPSv2 checkpoint, artifacts on an fsspec memory:// filesystem, a real Dagster instance."""
 
 import copy
+import json
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from dagster import (
 )
 from tiny_pipelines import TINY_HPSV2_ARCH
 
-from gn_dagster import profiles
+from gn_dagster import profiles, train_cli
 from gn_dagster.assets.evaluation import EvalImagesConfig
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES, load_training_sequences
 from gn_dagster.assets.noise_pairs import NoisePairsConfig
@@ -31,6 +32,7 @@ from gn_dagster.partitions import SHARD_KEYS
 from gn_dagster.profiles import SDXLProfileResource
 from gn_models import fsio
 from gn_models.npd_store import open_shard, read_shard
+from gn_models.registry import load_golden_model
 from pipeline.conftest import TINY, head_of
 
 PROMPTS = "../shared/data/prompts"
@@ -161,3 +163,19 @@ def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
             load_training_sequences(store, one_step=True)
     finally:
         group.attrs["reward"] = "HPSv2 v2.1"
+
+
+def test_train_cli_writes_the_checkpoint_and_reports_it(sdxl_graph, capsys):
+    defs, instance, _ = sdxl_graph
+    before = latest(instance, "film_noise_net")["parameters"].value
+    config = json.dumps({"steps": 5, "batch_size": 4, "eval_every": 5, "hidden": 8})
+    assert train_cli.main(["film_noise_net", "--config", config], defs, instance) == 0
+    meta = latest(instance, "film_noise_net")
+    assert meta["parameters"].value < before  # hidden 8 instead of the TINY config's 16
+    model = load_golden_model(
+        fsio.localize(defs.resources["storage"].checkpoint_dir("film_noise_net"))
+    )
+    assert sum(p.numel() for p in model.parameters()) == meta["parameters"].value
+    assert "checkpoint at memory://" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        train_cli.main(["film_noise_net", "--config", '{"no_such_field": 1}'], defs, instance)
