@@ -9,16 +9,25 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::UserWarning
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(PY) -m pip install -q --disable-pip-version-check
 
-.PHONY: demo test ui install home clean
+.PHONY: demo test ui install install-dev home clean
 
+# The demo needs only the project; tests also need the dev extra (pytest, ruff, and the
+# scale-out packages whose config schemas the tests validate).
 install: $(STAMP)
+install-dev: $(DEV_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -U pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PIP) -U pip
+	$(PIP) -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(PIP) -e '.[dev]'
+	touch $(DEV_STAMP)
 
 home:
 	mkdir -p $(DAGSTER_HOME)
@@ -27,7 +36,7 @@ home:
 demo: install home
 	$(PY) -m gn_dagster.demo
 
-test: install
+test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
