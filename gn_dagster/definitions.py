@@ -16,10 +16,14 @@ from gn_dagster.assets import (
     pretrained,
     prompts,
 )
+from gn_dagster.automation import automation_sensor
+from gn_dagster.checks import ASSET_CHECKS
 from gn_dagster.executors import executor_from_env
 from gn_dagster.jobs import JOBS
 from gn_dagster.profiles import DigitsProfileResource, ProfileResource, SDXLProfileResource
 from gn_dagster.resources import PromptSourceResource
+from gn_dagster.schedules import observe_prompt_sources_schedule
+from gn_dagster.sensors import prompt_sensor
 from gn_dagster.storage import StorageResource, default_storage_root
 
 SHARED_ASSETS = [prompts, noise_pairs, golden_models, evaluation]
@@ -51,7 +55,10 @@ def build_definitions(
     models = pretrained if isinstance(profile, SDXLProfileResource) else base_models
     return Definitions(
         assets=load_assets_from_modules([*SHARED_ASSETS, models]),
+        asset_checks=ASSET_CHECKS,
         jobs=JOBS,
+        sensors=[prompt_sensor, automation_sensor],
+        schedules=[observe_prompt_sources_schedule],
         executor=executor_from_env(),
         resources={
             "storage": StorageResource(root=storage_root or default_storage_root()),

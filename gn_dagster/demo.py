@@ -1,7 +1,8 @@
 """`make demo`: materialize the whole graph into the persistent DAGSTER_HOME, print the summary.
 
-Runs the three jobs in order (prepare_models, collect_noise_pairs for every shard,
-train_and_evaluate), each as a run recorded in the instance, so `make ui` shows them.
+Runs the jobs in order (observe_prompt_sources, which registers the shards; prepare_models;
+collect_noise_pairs for every shard; train_and_evaluate), each as a run recorded in the
+instance, so `make ui` shows them and finds nothing stale.
 """
 
 from __future__ import annotations
@@ -14,29 +15,40 @@ from dagster import DagsterInstance, Definitions, RunConfig
 
 from gn_dagster.assets.evaluation import comparison_markdown
 from gn_dagster.definitions import defs as default_defs
-from gn_dagster.partitions import SHARD_KEYS
+from gn_dagster.partitions import registered_shards
 
 
 def materialize_all(
     defs: Definitions, instance: DagsterInstance, run_config: RunConfig | None = None, log=print
 ) -> None:
     """Run every job of the graph in dependency order; raise if a run fails."""
-    plan = [("prepare_models", None)] + [("collect_noise_pairs", k) for k in SHARD_KEYS]
-    plan.append(("train_and_evaluate", None))
-    for job_name, partition in plan:
-        start = time.perf_counter()
-        job = defs.resolve_job_def(job_name)
-        result = job.execute_in_process(
-            run_config=_ops_of(job, run_config),
-            instance=instance,
-            partition_key=partition,
-            raise_on_error=True,
-        )
-        label = f"{job_name}[{partition}]" if partition else job_name
-        log(
-            f"{label}: {'ok' if result.success else 'FAILED'} "
-            f"in {time.perf_counter() - start:.0f} s (run {result.run_id[:8]})"
-        )
+    run_job(defs, instance, "observe_prompt_sources", run_config=run_config, log=log)
+    run_job(defs, instance, "prepare_models", run_config=run_config, log=log)
+    for shard in registered_shards(instance):
+        run_job(defs, instance, "collect_noise_pairs", shard, run_config, log)
+    run_job(defs, instance, "train_and_evaluate", run_config=run_config, log=log)
+
+
+def run_job(
+    defs: Definitions,
+    instance: DagsterInstance,
+    job_name: str,
+    partition: str | None = None,
+    run_config: RunConfig | None = None,
+    log=print,
+):
+    """Execute one job (one partition) in process; log its time; raise if it fails."""
+    start = time.perf_counter()
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(
+        run_config=_ops_of(job, run_config),
+        instance=instance,
+        partition_key=partition,
+        raise_on_error=True,
+    )
+    label = f"{job_name}[{partition}]" if partition else job_name
+    log(f"{label}: ok in {time.perf_counter() - start:.0f} s (run {result.run_id[:8]})")
+    return result
 
 
 def _ops_of(job, run_config: RunConfig | None, log_level: str = "INFO") -> RunConfig:

@@ -1,4 +1,5 @@
-"""Jobs a user runs: prepare the models, collect noise per shard, train and evaluate."""
+"""Jobs a user runs: prepare the models, observe the prompt sources, collect noise per shard,
+retrain and evaluate."""
 
 from dagster import AssetSelection, define_asset_job
 
@@ -13,16 +14,24 @@ prepare_models_job = define_asset_job(
         "verify and record the pretrained weights); read the evaluation prompts."
     ),
 )
+observe_prompt_sources_job = define_asset_job(
+    "observe_prompt_sources",
+    selection=AssetSelection.assets("prompt_source", "eval_prompt_source"),
+    description="Record the current data version of every prompt shard and of the "
+    "evaluation prompts; registers new shards.",
+)
 collect_noise_job = define_asset_job(
     "collect_noise_pairs",
     selection=AssetSelection.assets("prompts", "noise_pairs"),
     partitions_def=prompt_shards,
-    description="Read one prompt shard and collect its noise pairs by re-denoise sampling.",
+    description="Collect noise for one (changed) shard: read its prompts and collect its noise "
+    "pairs by re-denoise sampling. The prompt sensor launches it for each changed shard; "
+    "launch a backfill over the stale shards from the UI.",
 )
 train_and_evaluate_job = define_asset_job(
     "train_and_evaluate",
     selection=AssetSelection.assets(*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"),
-    description="Train every golden-noise model on all shards; generate, score and compare "
-    "evaluation images.",
+    description="Retrain and evaluate: train every golden-noise model on all shards; generate, "
+    "score and compare evaluation images.",
 )
-JOBS = [prepare_models_job, collect_noise_job, train_and_evaluate_job]
+JOBS = [prepare_models_job, observe_prompt_sources_job, collect_noise_job, train_and_evaluate_job]

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 from PIL import Image
@@ -39,6 +40,23 @@ def line_plot(
         ax.plot(x, y, label=name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, yscale="log")
     ax.legend()
+    return _figure_markdown(fig, title)
+
+
+def histogram_plot(samples: dict[str, np.ndarray], title: str, xlabel: str) -> MetadataValue:
+    """Markdown with an inline PNG of overlaid histograms of named samples (shared bins)."""
+    values = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
+    bins = np.histogram_bin_edges(values[np.isfinite(values)], bins=30)
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
+    for name, v in samples.items():
+        ax.hist(v, bins=bins, histtype="step", label=name)
+    ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set(title=title, xlabel=xlabel, ylabel="count")
+    ax.legend(fontsize="small")
+    return _figure_markdown(fig, title)
+
+
+def _figure_markdown(fig, title: str) -> MetadataValue:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -19,6 +19,7 @@ from accelerate import PartialState
 from dagster import AssetMaterialization, DagsterInstance, Definitions
 
 from gn_dagster.assets.golden_models import MODEL_SPECS, train_golden_model
+from gn_dagster.partitions import registered_shards
 
 
 def main(
@@ -50,15 +51,18 @@ def main(
     if defs is None:
         from gn_dagster.definitions import defs
     resources = defs.resources
-    result = train_golden_model(spec, config, resources["storage"], resources["profile"])
+    instance = instance or DagsterInstance.get()
+    result = train_golden_model(
+        spec, config, resources["storage"], resources["profile"], registered_shards(instance)
+    )
     if PartialState().is_main_process:
-        instance = instance or DagsterInstance.get()
         instance.report_runless_asset_event(
             AssetMaterialization(
                 asset_key=args.model,
                 description=f"trained by gn_dagster.train_cli ({PartialState().num_processes} "
                 "process(es))",
                 metadata=result.metadata,
+                tags={"dagster/data_version": result.data_version.value},
             )
         )
         print(f"{args.model}: checkpoint at {resources['storage'].checkpoint_dir(args.model)}")

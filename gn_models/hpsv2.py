@@ -168,6 +168,7 @@ class HPSv2Reward(RewardModel):
     """
 
     name = "HPSv2"
+    score_range = (-1.0, 1.0)  # a cosine similarity
 
     def __init__(
         self, model: torch.nn.Module, tokenizer, version: str = "v2.1", batch_size: int = 16

@@ -78,6 +78,22 @@ def read_shard(
     return {name: _as_numpy(group[name][...]) for name in names}
 
 
+def read_states(store: str | Path, shard: str, steps: list[int]) -> np.ndarray:
+    """The noise states ``steps`` of every sequence of a complete shard, without reading the
+    others: (N, len(steps), C, H, W) float32 (step 0 is x_T, -1 is x'_n); (0, len(steps))
+    for an empty shard.
+
+    Raises:
+        IncompleteShardError: the shard was never written, or only partially.
+    """
+    group = open_shard(store, shard)
+    if group.attrs["count"] == 0:
+        return np.zeros((0, len(steps)), dtype=np.float32)
+    noise = group["noise"]
+    steps = [s % noise.shape[1] for s in steps]
+    return np.asarray(noise.get_orthogonal_selection((slice(None), steps)))
+
+
 def _as_numpy(values) -> np.ndarray:
     values = np.asarray(values)
     return values.astype(object) if values.dtype.kind == "T" else values  # texts as str objects

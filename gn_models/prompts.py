@@ -88,17 +88,27 @@ def read_prompts(source: str | Path) -> list[Prompt]:
     return read_prompt_file(source)
 
 
-def read_prompt_file(path: str | Path) -> list[Prompt]:
+def read_prompt_file(path: str | Path, allow_empty: bool = False) -> list[Prompt]:
     """Read, normalise and de-duplicate the prompts of a CSV or TXT file.
 
     Blank rows are dropped; duplicates (after whitespace normalisation) keep their first
     occurrence and its label. Order of first occurrence is kept.
 
+    Args:
+        allow_empty: return [] for a file without prompts (a shard file of a directory
+            source whose prompts were all deleted) instead of raising.
+
     Raises:
         PromptFileError: the file is missing, is not valid UTF-8 (the message gives the line
-            and byte offset), has a non-integer label, or holds no prompt at all.
+            and byte offset), has a non-integer label, or holds no prompt at all (unless
+            ``allow_empty``).
     """
     path = Path(path)
+    if path.is_dir():
+        raise PromptFileError(
+            f"Prompt source {path} is a directory; this source takes one CSV or TXT file. "
+            "(Training prompts may be a directory: one shard per file.)"
+        )
     if not path.is_file():
         raise PromptFileError(
             f"Prompt file {path} does not exist. Point the prompt source at an existing "
@@ -108,7 +118,7 @@ def read_prompt_file(path: str | Path) -> list[Prompt]:
     text = _decode(path)
     rows = _parse_csv(text, path) if path.suffix.lower() == ".csv" else _parse_txt(text)
     prompts = deduplicate_prompts(rows)
-    if not prompts:
+    if not prompts and not allow_empty:
         raise PromptFileError(
             f"Prompt file {path} holds no prompt (it is empty or only blank rows). "
             "Add at least one prompt, one per row."

@@ -9,10 +9,12 @@ import torch
 
 class RewardModel(ABC):
     """Scores generated images; higher is better. ``name`` and ``version`` go into every score
-    table so that rewards of different models or versions are never mixed."""
+    table so that rewards of different models or versions are never mixed; every score lies
+    in ``score_range`` (low, high), which the score-table check enforces."""
 
     name: str
     version: str
+    score_range: tuple[float, float]
 
     @abstractmethod
     def score(

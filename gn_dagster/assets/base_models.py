@@ -1,10 +1,18 @@
 """Model assets of the digits profile: the base diffusion model and the reward classifier."""
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from gn_dagster.metadata import line_plot
 from gn_dagster.profiles import DigitsProfileResource
 from gn_dagster.storage import StorageResource
+from gn_models.digest import digest_tree
 from gn_models.digits.data import load_digit_splits
 from gn_models.digits.reward import DigitClassifierReward
 from gn_models.digits.train_base import BaseModelTrainingConfig, train_digits_base_model
@@ -55,12 +63,14 @@ def base_model(
     )
     with staged_write(storage.base_model_dir) as tmp:
         backend.save(tmp)
+        version = DataVersion(digest_tree(tmp))
     window = max(1, len(log.losses) // 20)
     smoothed = [
         sum(log.losses[i : i + window]) / window
         for i in range(0, len(log.losses) - window + 1, window)
     ]
     return MaterializeResult(
+        data_version=version,
         metadata={
             "path": MetadataValue.path(storage.base_model_dir),
             "parameters": sum(p.numel() for p in backend.unet.parameters()),
@@ -74,7 +84,7 @@ def base_model(
                 "step",
                 "MSE (epsilon)",
             ),
-        }
+        },
     )
 
 
@@ -96,12 +106,14 @@ def reward_model(config: RewardModelConfig, storage: StorageResource) -> Materia
     accuracy = reward.accuracy(*splits.reward_test)
     with staged_write(storage.reward_model_dir) as tmp:
         reward.save(tmp, heldout_accuracy=accuracy)
+        version = DataVersion(digest_tree(tmp))
     return MaterializeResult(
+        data_version=version,
         metadata={
             "path": MetadataValue.path(storage.reward_model_dir),
             "reward": f"{reward.name} {reward.version}",
             "heldout_accuracy": accuracy,
             "train_images": len(splits.reward_train[1]),
             "heldout_images": len(splits.reward_test[1]),
-        }
+        },
     )

@@ -6,15 +6,25 @@ import itertools
 import numpy as np
 import pandas as pd
 import torch
-from dagster import AssetDep, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.assets.prompts import read_prompts_frame
 from gn_dagster.atomic import write_parquet
-from gn_dagster.metadata import table
+from gn_dagster.automation import on_cron_if_changed, on_data_change
+from gn_dagster.metadata import histogram_plot, table
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
 from gn_models.ddim import re_denoise
+from gn_models.digest import digest_tree
 from gn_models.evaluation import (
     EvalSetting,
     comparison_table,
@@ -67,11 +77,13 @@ def noise_functions(config: EvalImagesConfig, backend, models: dict, setting: Ev
     + [AssetDep(m) for m in MODEL_ASSET_NAMES],
     code_version="2",
     pool="gpu",
+    automation_condition=on_cron_if_changed(),
     description=(
         "Evaluation images: every evaluation prompt x E seeds sampled from standard noise x_T, "
         "from re-denoise applied at inference (the oracle: two extra UNet calls) and from each "
         "golden-noise model's output for the same x_T, at every CFG scale x DDIM step count. "
-        "PNG files plus index.parquet (with noise and sampling times); preview grid in metadata."
+        "PNG files plus index.parquet (with noise and sampling times); preview grid in metadata. "
+        "Reruns at the GN_TRAIN_CRON tick when its inputs changed."
     ),
 )
 def eval_images(
@@ -101,7 +113,9 @@ def eval_images(
         pd.DataFrame(rows).to_parquet(tmp / "index.parquet", index=False)
         grid = image_grid(list(preview.values()))
         grid.save(tmp / "preview.png")
+        version = DataVersion(digest_tree(tmp))
     return MaterializeResult(
+        data_version=version,
         metadata={
             "path": MetadataValue.path(storage.eval_images_dir),
             "num_images": len(rows),
@@ -114,7 +128,7 @@ def eval_images(
                 "evaluation prompt each (first seed); every row starts from the same x_T.\n\n"
                 + markdown_image(grid, "standard vs golden noise")
             ),
-        }
+        },
     )
 
 
@@ -146,6 +160,7 @@ def _write_pngs(directory, out, setting, method, params, prompts, seeds, scale) 
     group_name=GROUP,
     deps=[AssetDep("eval_images"), AssetDep("reward_model")],
     code_version="2",
+    automation_condition=on_data_change(),
     description=(
         "Reward of every evaluation image, paired with standard noise: one row per (setting, "
         "method, prompt, seed) with reward_standard, reward_golden and win (golden > "
@@ -162,18 +177,29 @@ def scores(
     labels = [None if lab < 0 else int(lab) for lab in index["label"]]
     rewards = index.assign(reward=reward.score(images, index["prompt"].tolist(), labels).numpy())
     frame = paired_scores(rewards).assign(reward_model=f"{reward.name} {reward.version}")
-    write_parquet(frame, storage.scores_path)
+    version = write_parquet(frame, storage.scores_path)
     first = frame[
         (frame["cfg_scale"] == frame["cfg_scale"].iloc[0])
         & (frame["num_steps"] == frame["num_steps"].iloc[0])
     ]
+    setting = f"CFG {first['cfg_scale'].iloc[0]:g}, {first['num_steps'].iloc[0]} steps"
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
             "path": MetadataValue.path(storage.scores_path),
             "reward": f"{reward.name} {reward.version}",
             "dagster/row_count": len(frame),
             "summary": MetadataValue.md(comparison_markdown(comparison_table(first))),
-        }
+            "reward_gain_distribution": histogram_plot(
+                {
+                    m: (g["reward_golden"] - g["reward_standard"]).to_numpy()
+                    for m, g in first.groupby("method", sort=False)
+                },
+                f"reward(golden) - reward(standard), {setting}",
+                "reward gain per (prompt, seed)",
+            ),
+            "preview": table(first.head(10).round(4)),
+        },
     )
 
 
@@ -181,6 +207,7 @@ def scores(
     group_name=GROUP,
     deps=[AssetDep("scores"), AssetDep("eval_images")],
     code_version="1",
+    automation_condition=on_data_change(),
     description=(
         "Comparison of methods: one row per method and sampling setting with mean rewards, win "
         "rate vs standard noise with its 95% Wilson CI, extra inference time per image relative "
@@ -192,13 +219,14 @@ def comparison(storage: StorageResource) -> MaterializeResult:
         pd.read_parquet(storage.scores_path),
         pd.read_parquet(join(storage.eval_images_dir, "index.parquet")),
     )
-    write_parquet(frame, storage.comparison_path)
+    version = write_parquet(frame, storage.comparison_path)
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
             "path": MetadataValue.path(storage.comparison_path),
             "table": table(frame.round(4)),
             "summary": MetadataValue.md(comparison_markdown(frame)),
-        }
+        },
     )
 
 

@@ -9,17 +9,21 @@ from accelerate import PartialState
 from dagster import (
     AllPartitionMapping,
     AssetDep,
+    AssetExecutionContext,
     AssetsDefinition,
     Config,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from gn_dagster.automation import on_cron_if_changed
 from gn_dagster.metadata import line_plot
-from gn_dagster.partitions import SHARD_KEYS
+from gn_dagster.partitions import registered_shards
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
+from gn_models.digest import digest_tree
 from gn_models.fsio import staged_write
 from gn_models.golden_model import GoldenNoiseModel
 from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
@@ -92,11 +96,16 @@ class GRUAssetConfig(TrainingConfig):
     kl_weight: float = 1e-3
 
 
-def load_training_sequences(store, one_step: bool) -> dict[str, np.ndarray]:
-    """Kept sequences of every shard: one-step models get [x_T, x'_1] kept by
-    reward(x'_1) > reward(x_T) + m, sequence models the whole chain kept by ``kept``."""
-    attrs = {key: dict(open_shard(store, key).attrs) for key in SHARD_KEYS}
-    shards = [key for key in SHARD_KEYS if attrs[key]["count"] > 0]
+def load_training_sequences(store, shard_keys: list[str], one_step: bool) -> dict[str, np.ndarray]:
+    """Kept sequences of the shards ``shard_keys``: one-step models get [x_T, x'_1] kept by
+    reward(x'_1) > reward(x_T) + m, sequence models the whole chain kept by ``kept``.
+
+    Raises:
+        IncompleteShardError: a shard has not been collected (the message names it).
+        ValueError: no samples at all, or shards labelled by different rewards.
+    """
+    attrs = {key: dict(open_shard(store, key).attrs) for key in shard_keys}
+    shards = [key for key in shard_keys if attrs[key]["count"] > 0]
     if not shards:
         raise ValueError(f"The noise-pair store {store} holds no samples: add prompts.")
     rewards = {key: attrs[key].get("reward") for key in shards}
@@ -120,15 +129,20 @@ def load_training_sequences(store, one_step: bool) -> dict[str, np.ndarray]:
 
 
 def train_golden_model(
-    spec: "ModelSpec", config: TrainingConfig, storage: StorageResource, profile: ProfileResource
+    spec: "ModelSpec",
+    config: TrainingConfig,
+    storage: StorageResource,
+    profile: ProfileResource,
+    shard_keys: list[str],
 ) -> MaterializeResult:
-    """Shared body of the model assets: data, prompts, build, train, save, metadata.
+    """Shared body of the model assets: data of ``shard_keys``, prompts, build, train, save,
+    metadata; data version = digest of the checkpoint files.
 
     Under ``accelerate launch`` (several processes, one GPU each) every process trains its
     share of each batch (DDP) and only the main process writes the checkpoint.
     """
     name, build, one_step = spec.name, spec.build, spec.one_step
-    data = load_training_sequences(storage.npd_store, one_step)
+    data = load_training_sequences(storage.npd_store, shard_keys, one_step)
     backend = profile.load_backend(storage.base_model_dir)
     texts, prompt_index = np.unique(data["prompt"], return_inverse=True)
     embeds = backend.encode_prompts(list(texts))
@@ -145,7 +159,7 @@ def train_golden_model(
         config.training(),
         device=profile.device,
     )
-    directory = storage.checkpoint_dir(name)
+    directory, version = storage.checkpoint_dir(name), None
     if PartialState().is_main_process:
         with staged_write(directory) as tmp:
             model.cpu().save(
@@ -159,7 +173,9 @@ def train_golden_model(
                     "train_seconds": log.seconds,
                 },
             )
+            version = DataVersion(digest_tree(tmp))
     return MaterializeResult(
+        data_version=version,
         metadata={
             "path": MetadataValue.path(directory),
             "model": model.kind,
@@ -183,7 +199,7 @@ def train_golden_model(
                 "step",
                 "loss",
             ),
-        }
+        },
     )
 
 
@@ -211,12 +227,19 @@ def model_asset(spec: ModelSpec) -> AssetsDefinition:
         ],
         code_version="2",
         pool="gpu",
-        description=spec.description,
+        automation_condition=on_cron_if_changed(),
+        description=spec.description
+        + " Trains on every registered shard; retrains at the GN_TRAIN_CRON tick (default "
+        "nightly) when its inputs changed.",
     )
     def _model(
-        config: config_class, storage: StorageResource, profile: ProfileResource
+        context: AssetExecutionContext,
+        config: config_class,
+        storage: StorageResource,
+        profile: ProfileResource,
     ) -> MaterializeResult:
-        return train_golden_model(spec, config, storage, profile)
+        shards = registered_shards(context.instance)
+        return train_golden_model(spec, config, storage, profile, shards)
 
     return _model
 

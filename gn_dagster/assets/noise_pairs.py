@@ -3,14 +3,27 @@
 import time
 
 import numpy as np
-from dagster import AssetDep, AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from gn_dagster.assets.prompts import read_prompts_frame
+from gn_dagster.automation import on_data_change
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
-from gn_models.npd import SamplingConfig, collect_noise_sequences, kept_at
+from gn_models.digest import digest_arrays
+from gn_models.images import image_grid, markdown_image
+from gn_models.npd import NoiseSequences, SamplingConfig, collect_noise_sequences, kept_at
 from gn_models.npd_store import write_shard
+
+PREVIEW_COLUMNS = 16
 
 
 class NoisePairsConfig(Config):
@@ -47,18 +60,30 @@ def sequence_metadata(data, sampling: SamplingConfig) -> dict:
     }
 
 
+def preview(data: NoiseSequences) -> MetadataValue:
+    """Images from x_T (top row) and from x'_n (bottom row) of the first samples."""
+    grid = image_grid([data.image_standard[:PREVIEW_COLUMNS], data.image_golden[:PREVIEW_COLUMNS]])
+    return MetadataValue.md(
+        "Top: images sampled from x_T; bottom: from the re-denoised x'_n (same prompt, seed "
+        "and sampler per column).\n\n" + markdown_image(grid, "x_T vs x'_n")
+    )
+
+
 @asset(
     group_name="noise",
     partitions_def=prompt_shards,
     deps=[AssetDep("prompts"), AssetDep("base_model"), AssetDep("reward_model")],
     code_version="2",
     pool="gpu",
+    automation_condition=on_data_change(),
     description=(
         "Noise prompt dataset of one shard: for each prompt and K seeds, the re-denoise "
         "sequence x_T -> x'_1 -> ... -> x'_n (DDIM step at CFG w_l, DDIM inversion at w_w), "
         "the rewards of images sampled from x_T, x'_1 and x'_n (every state when configured), "
         "images from x_T and x'_n, and `kept` = reward(x'_n) > reward(x_T) + m. One group per "
-        "shard in a chunked, compressed Zarr v3 store; a shard appears only once complete."
+        "shard in a chunked, compressed Zarr v3 store; a shard appears only once complete. "
+        "Data version = digest of the shard's arrays. Reruns when its prompts shard or a model "
+        "changed."
     ),
 )
 def noise_pairs(
@@ -86,13 +111,14 @@ def noise_pairs(
     }
     if not shard_prompts:
         context.log.warning(f"{shard} has no prompts; writing an empty shard.")
-        write_shard(storage.npd_store, shard, None, attrs=attrs)
+        path = write_shard(storage.npd_store, shard, None, attrs=attrs)
         return MaterializeResult(
-            metadata={"path": MetadataValue.path(storage.npd_store), "count": 0, "kept": 0}
+            data_version=DataVersion(digest_arrays({})),
+            metadata={"path": MetadataValue.path(path), "count": 0, "kept": 0, "unet_calls": 0},
         )
     backend = profile.load_backend(storage.base_model_dir)
     reward = profile.load_reward(storage.reward_model_dir)
-    start = time.perf_counter()
+    start, calls = time.perf_counter(), backend.unet_calls  # the backend may be cached
     data = collect_noise_sequences(
         backend, reward, shard_prompts, config.seeds_per_prompt, sampling, config.batch_size
     )
@@ -100,12 +126,14 @@ def noise_pairs(
     attrs["reward"] = f"{reward.name} {reward.version}"
     path = write_shard(storage.npd_store, shard, data, config.chunk_size, attrs)
     return MaterializeResult(
+        data_version=DataVersion(digest_arrays(data.arrays())),
         metadata={
             "path": MetadataValue.path(path),
             "num_prompts": len(shard_prompts),
             **sequence_metadata(data, sampling),
             "samples_per_second": round(len(data) / seconds, 2),
-            "unet_calls": backend.unet_calls,
+            "unet_calls": backend.unet_calls - calls,
             "reward": attrs["reward"],
-        }
+            "preview": preview(data),
+        },
     )

@@ -7,23 +7,37 @@ verifies that the configured weights load, and records what was loaded (``model.
 """
 
 import json
+from pathlib import Path
 
 import torch
-from dagster import MaterializeResult, MetadataValue, asset
+from dagster import DataVersion, MaterializeResult, MetadataValue, asset
+from huggingface_hub import try_to_load_from_cache
 
 from gn_dagster.profiles import BASE_MODEL_FILE, REWARD_FILE, SDXLProfileResource
 from gn_dagster.storage import StorageResource
+from gn_models.digest import digest_tree
 from gn_models.fsio import staged_write
 from gn_models.hpsv2 import find_hpsv2_checkpoint
 
 GROUP = "models"
 
 
-def write_record(url: str, name: str, record: dict) -> None:
-    """Publish ``record`` as JSON file ``name`` inside the folder at ``url``."""
+def write_record(url: str, name: str, record: dict) -> DataVersion:
+    """Publish ``record`` as JSON file ``name`` inside the folder at ``url``; the data
+    version is the record's digest (it names the weights' snapshot)."""
     with staged_write(url) as tmp:
         tmp.mkdir(parents=True)
         (tmp / name).write_text(json.dumps(record, indent=2))
+        return DataVersion(digest_tree(tmp))
+
+
+def model_snapshot(model: str) -> str:
+    """The folder the weights load from: ``model`` itself when local, else the Hugging Face
+    cache snapshot (named by the commit hash), so a new download changes the record."""
+    if Path(model).is_dir():
+        return str(Path(model).resolve())
+    found = try_to_load_from_cache(model, "model_index.json")
+    return str(Path(found).parent) if isinstance(found, str) else ""
 
 
 @asset(
@@ -44,6 +58,8 @@ def pretrained_base_model(
     embeds = backend.encode_prompts(["a photo of a cat"])
     record = {
         "model": profile.model,
+        "snapshot": model_snapshot(profile.model),
+        "variant": profile.variant,
         "pipeline": type(backend.pipe).__name__,
         "dtype": str(backend.dtype).removeprefix("torch."),
         "latent_shape": list(backend.latent_shape),
@@ -53,12 +69,13 @@ def pretrained_base_model(
         "sampler": profile.sampler,
         "scheduler": backend.scheduler_config.get("_class_name", ""),
     }
-    write_record(storage.base_model_dir, BASE_MODEL_FILE, record)
+    version = write_record(storage.base_model_dir, BASE_MODEL_FILE, record)
     return MaterializeResult(
+        data_version=version,
         metadata={
             "path": MetadataValue.path(storage.base_model_dir),
             **{k: str(v) if isinstance(v, list) else v for k, v in record.items()},
-        }
+        },
     )
 
 
@@ -86,13 +103,14 @@ def pretrained_reward_model(
         "checkpoint": str(checkpoint),
         "arch": profile.hpsv2_arch,
     }
-    write_record(storage.reward_model_dir, REWARD_FILE, record)
+    version = write_record(storage.reward_model_dir, REWARD_FILE, record)
     return MaterializeResult(
+        data_version=version,
         metadata={
             "path": MetadataValue.path(storage.reward_model_dir),
             "reward": f"{reward.name} {reward.version}",
             "checkpoint": MetadataValue.path(str(checkpoint)),
             "arch": profile.hpsv2_arch,
             "score_of_grey_square": float(check[0]),
-        }
+        },
     )

@@ -1,22 +1,25 @@
-"""Prompt assets: the sharded training prompts and the evaluation prompts."""
-
-import hashlib
+"""Prompt assets: the prompt sources (observed), the sharded training prompts and the
+evaluation prompts."""
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
     DataVersion,
+    DataVersionsByPartition,
     MaterializeResult,
     MetadataValue,
     asset,
+    observable_source_asset,
 )
 
 from gn_dagster.atomic import write_parquet
+from gn_dagster.automation import on_data_change
 from gn_dagster.metadata import table
-from gn_dagster.partitions import NUM_SHARDS, prompt_shards, shard_index
+from gn_dagster.partitions import prompt_shards
 from gn_dagster.resources import PromptSourceResource
 from gn_dagster.storage import StorageResource
-from gn_models.prompts import Prompt, read_prompts, shard_of
+from gn_models.prompt_shards import shard_version
+from gn_models.prompts import Prompt, read_prompts
 
 GROUP = "prompts"
 
@@ -40,16 +43,39 @@ def read_prompts_frame(path) -> list[Prompt]:
     ]
 
 
-def content_hash(prompts: list[Prompt]) -> str:
-    """SHA-256 of the prompts and labels, order-independent: the shard's data version."""
-    lines = sorted(f"{p.text}\t{'' if p.label is None else p.label}" for p in prompts)
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+@observable_source_asset(
+    name="prompt_source",
+    group_name=GROUP,
+    partitions_def=prompt_shards,
+    description=(
+        "The training prompt source (GN_TRAIN_PROMPTS: a file split into hash shards, or a "
+        "directory with one shard per file), observed per shard: data version = hash of the "
+        "shard's prompts. Observing registers new shards. The prompt sensor and the "
+        "`observe_prompt_sources` schedule record observations; a shard whose version changed "
+        "makes its `prompts` shard stale."
+    ),
+)
+def observe_prompt_source(context, prompt_source: PromptSourceResource) -> DataVersionsByPartition:
+    shards = prompt_source.current_shards(context.instance)
+    return DataVersionsByPartition({key: shard_version(rows) for key, rows in shards.items()})
+
+
+@observable_source_asset(
+    name="eval_prompt_source",
+    group_name=GROUP,
+    description=(
+        "The evaluation prompt file (GN_EVAL_PROMPTS), observed by the `observe_prompt_sources` "
+        "schedule: data version = hash of its prompts."
+    ),
+)
+def observe_eval_prompt_source(prompt_source: PromptSourceResource) -> DataVersion:
+    return DataVersion(shard_version(read_prompts(prompt_source.eval_file())))
 
 
 def _result(prompts: list[Prompt], path, source: str) -> MaterializeResult:
     frame = prompts_frame(prompts)
     return MaterializeResult(
-        data_version=DataVersion(content_hash(prompts)),
+        data_version=DataVersion(shard_version(prompts)),
         metadata={
             "path": MetadataValue.path(str(path)),
             "source": MetadataValue.path(source),
@@ -64,31 +90,34 @@ def _result(prompts: list[Prompt], path, source: str) -> MaterializeResult:
 @asset(
     group_name=GROUP,
     partitions_def=prompt_shards,
-    code_version="1",
+    deps=["prompt_source"],
+    code_version="2",
     description=(
-        "Training prompts of one shard: the prompt file's rows, whitespace-normalised, blank rows "
-        "dropped, de-duplicated, and assigned to a shard by a stable hash of their text (editing "
-        "one prompt changes one shard). Data version = hash of the shard's prompts."
+        "Training prompts of one shard: the shard's rows, whitespace-normalised, blank rows "
+        "dropped, de-duplicated. A file source is split by a stable hash of each prompt's "
+        "text, a directory source by file, so editing one prompt changes one shard. Data "
+        "version = hash of the shard's prompts. Rematerialized by the prompt sensor."
     ),
 )
 def prompts(
     context: AssetExecutionContext, storage: StorageResource, prompt_source: PromptSourceResource
 ) -> MaterializeResult:
-    source = prompt_source.train_file()
-    shard = shard_index(context.partition_key)
-    rows = [p for p in read_prompts(source) if shard_of(p.text, NUM_SHARDS) == shard]
+    rows = prompt_source.shard_prompts(context.partition_key)
     path = storage.prompts_path(context.partition_key)
     write_parquet(prompts_frame(rows), path)
-    context.log.info(f"{len(rows)} prompts in {context.partition_key} from {source}")
-    return _result(rows, path, source)
+    context.log.info(f"{len(rows)} prompts in {context.partition_key}")
+    return _result(rows, path, prompt_source.train_file())
 
 
 @asset(
     group_name=GROUP,
+    deps=["eval_prompt_source"],
     code_version="1",
+    automation_condition=on_data_change(),
     description=(
         "Evaluation prompts (digits profile: held-out phrasings never used in training), "
-        "parsed like the training prompts. Not sharded."
+        "parsed like the training prompts. Not sharded. Reruns when an observation of "
+        "`eval_prompt_source` finds a new version."
     ),
 )
 def eval_prompts(

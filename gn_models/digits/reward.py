@@ -23,6 +23,7 @@ class DigitClassifierReward(RewardModel):
 
     name = "digit-classifier"
     version = "logreg-v1"
+    score_range = (0.0, 1.0)  # a probability
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
         self.weight, self.bias = weight.float().contiguous(), bias.float().contiguous()

@@ -8,7 +8,7 @@ from models.analytic_backend import AnalyticBackend
 
 
 class Brightness(RewardModel):
-    name, version = "brightness", "test"
+    name, version, score_range = "brightness", "test", (0.0, 1.0)
 
     def score(self, images, prompts, labels):
         return images.float().mean(dim=(1, 2, 3))

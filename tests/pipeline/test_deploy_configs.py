@@ -143,11 +143,12 @@ def _validate_against_graph(path: Path, run_config: dict, executor_def, graph: D
     one of its configured assets are skipped; at least one job must take it)."""
     unknown = set(run_config.get("resources", {})) - set(graph.resources)
     assert not unknown, f"{path} configures resources the graph lacks: {unknown}"
-    asset_names = {key.to_user_string() for a in graph.assets for key in a.keys}
+    asset_names = {key.to_user_string() for key in graph.resolve_asset_graph().get_all_asset_keys()}
     unknown = set(run_config.get("ops", {})) - asset_names
     assert not unknown, f"{path} configures assets the graph lacks: {unknown}"
     with_executor = Definitions(
         assets=list(graph.assets),
+        asset_checks=list(graph.asset_checks),
         jobs=list(graph.jobs),
         resources=dict(graph.resources),
         executor=executor_def,

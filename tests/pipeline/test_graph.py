@@ -7,14 +7,16 @@ from dagster import AssetKey, AssetRecordsFilter, Definitions
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.definitions import defs
-from gn_dagster.partitions import NUM_SHARDS, SHARD_KEYS
+from gn_dagster.partitions import NUM_SHARDS, registered_shards
 from gn_models.ddim import re_denoise
 from gn_models.digits.backend import DigitsBackend
 from gn_models.npd_store import open_shard, read_shard
+from gn_models.prompt_shards import hash_shard_keys
 from gn_models.prompts import read_prompt_file, shard_of
 from gn_models.registry import load_golden_model
 from pipeline.conftest import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
 
+SOURCE_NAMES = ["prompt_source", "eval_prompt_source"]
 ASSET_NAMES = [
     "prompts", "eval_prompts", "base_model", "reward_model", "noise_pairs", *MODEL_ASSET_NAMES,
     "eval_images", "scores", "comparison",
@@ -37,21 +39,24 @@ def latest(m, name, partition=None):
 def test_definitions_load_and_validate():
     Definitions.validate_loadable(defs)
     specs = list(defs.resolve_all_asset_specs())
-    assert sorted(s.key.path[-1] for s in specs) == sorted(ASSET_NAMES)
+    assert sorted(s.key.path[-1] for s in specs) == sorted(ASSET_NAMES + SOURCE_NAMES)
     for spec in specs:
-        assert spec.code_version and spec.description, spec.key
+        assert spec.description, spec.key
+        assert spec.code_version or spec.key.path[-1] in SOURCE_NAMES, spec.key
 
 
 def test_every_asset_and_shard_materialized(materialized):
+    shards = registered_shards(materialized.instance)
+    assert shards == hash_shard_keys(NUM_SHARDS)
     for name in ASSET_NAMES:
-        for shard in SHARD_KEYS if name in ("prompts", "noise_pairs") else [None]:
+        for shard in shards if name in ("prompts", "noise_pairs") else [None]:
             latest(materialized, name, shard)
 
 
 def test_prompt_shards_partition_the_file(materialized):
     expected = read_prompt_file(materialized.train_prompts)
     seen = []
-    for i, shard in enumerate(SHARD_KEYS):
+    for i, shard in enumerate(hash_shard_keys(NUM_SHARDS)):
         frame = pd.read_parquet(materialized.storage.prompts_path(shard))
         assert all(shard_of(t, NUM_SHARDS) == i for t in frame["prompt"])
         assert latest(materialized, "prompts", shard)["num_prompts"].value == len(frame)
@@ -61,7 +66,8 @@ def test_prompt_shards_partition_the_file(materialized):
 
 def test_noise_sequences_zarr_shapes_dtypes_and_statistics(materialized):
     store = materialized.storage.npd_store
-    shards = [read_shard(store, k) for k in SHARD_KEYS if open_shard(store, k).attrs["count"]]
+    keys = hash_shard_keys(NUM_SHARDS)
+    shards = [read_shard(store, k) for k in keys if open_shard(store, k).attrs["count"]]
     data = {k: np.concatenate([s[k] for s in shards]) for k in shards[0]}
     n = NUM_TRAIN_PROMPTS * 3
     assert data["noise"].shape == (n, 4, 1, 8, 8) and data["noise"].dtype == np.float32
@@ -75,8 +81,8 @@ def test_noise_sequences_zarr_shapes_dtypes_and_statistics(materialized):
     rewarded = data["reward"][:, [0, 1, 3]]
     assert np.isnan(data["reward"][:, 2]).all() and ((rewarded >= 0) & (rewarded <= 1)).all()
     np.testing.assert_array_equal(data["kept"], data["reward"][:, 3] > data["reward"][:, 0])
-    assert open_shard(store, SHARD_KEYS[0])["noise"].chunks[0] == 8  # chunked along samples
-    meta = latest(materialized, "noise_pairs", SHARD_KEYS[0])
+    assert open_shard(store, keys[0])["noise"].chunks[0] == 8  # chunked along samples
+    meta = latest(materialized, "noise_pairs", keys[0])
     assert {"path", "count", "kept_fraction", "mean_reward_gain"} <= set(meta)
 
 

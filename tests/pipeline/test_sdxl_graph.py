@@ -28,7 +28,7 @@ from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES, load_training_seq
 from gn_dagster.assets.noise_pairs import NoisePairsConfig
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
-from gn_dagster.partitions import SHARD_KEYS
+from gn_dagster.partitions import registered_shards
 from gn_dagster.profiles import SDXLProfileResource
 from gn_models import fsio
 from gn_models.npd_store import open_shard, read_shard
@@ -126,8 +126,11 @@ def test_pipeline_is_loaded_once_per_run(sdxl_graph):
     job = defs.resolve_job_def("train_and_evaluate")
     ops = {k: v for k, v in TINY_SDXL.ops.items() if k in job.graph.node_dict}
     result = job.execute_in_process(run_config=RunConfig(ops=ops), instance=instance)
-    steps = [e for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
-    assert len(steps) == len(MODEL_ASSET_NAMES) + 3  # models, eval_images, scores, comparison
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    checks = {f"{m}_checkpoint_reloads_with_finite_output" for m in MODEL_ASSET_NAMES}
+    assets = {*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"}
+    assert steps == assets | checks | {"scores_score_table_complete"}
+    assert all(e.passed for e in result.get_asset_check_evaluations())
     assert profiles._pipeline.cache_info().misses == 1
     assert profiles._hpsv2.cache_info().misses == 1
 
@@ -153,14 +156,15 @@ def test_sdxl_run_config_files_validate(job):
 
 
 def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
-    defs, _, _ = sdxl_graph
+    defs, instance, _ = sdxl_graph
     store = defs.resources["storage"].npd_store
-    shards = [k for k in SHARD_KEYS if open_shard(store, k).attrs["count"] > 0]
+    keys = registered_shards(instance)
+    shards = [k for k in keys if open_shard(store, k).attrs["count"] > 0]
     group = zarr.open_group(fsio.join(store, shards[0]), mode="r+")
     group.attrs["reward"] = "HPSv2 v2.0"
     try:
         with pytest.raises(ValueError, match="different rewards"):
-            load_training_sequences(store, one_step=True)
+            load_training_sequences(store, keys, one_step=True)
     finally:
         group.attrs["reward"] = "HPSv2 v2.1"
 

@@ -1,0 +1,80 @@
+"""Declarative automation: which assets rerun by themselves, and when.
+
+- Per-shard data (``noise_pairs``) and cheap tables (``eval_prompts``, ``scores``,
+  ``comparison``) follow their inputs eagerly: they rerun as soon as a dependency's *data
+  version* changed (a rerun that reproduced the same data triggers nothing).
+- Expensive GPU work (the golden-noise models and ``eval_images``) follows a cron condition,
+  ``GN_TRAIN_CRON`` (default nightly at 03:00, in ``GN_CRON_TIMEZONE``, default UTC): at the
+  tick it reruns if an input changed since its last run, so one edited prompt does not
+  retrain a model every minute. ``scores`` and ``comparison`` follow in the same run.
+- ``prompts`` is rematerialized by the prompt sensor (``gn_dagster.sensors``), not here.
+
+The ``golden_noise_automation`` sensor evaluates these conditions (every 30 s by default);
+it starts running with ``dagster dev``.
+"""
+
+import os
+
+from dagster import (
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+)
+
+TRAIN_CRON = os.environ.get("GN_TRAIN_CRON", "0 3 * * *")
+CRON_TIMEZONE = os.environ.get("GN_CRON_TIMEZONE", "UTC")
+
+
+def any_deps_changed() -> AutomationCondition:
+    """A dependency (any of its partitions) got a new data version since the previous tick,
+    outside a run that also targets this asset, or will be requested on this tick."""
+    return AutomationCondition.any_deps_match(
+        (
+            AutomationCondition.data_version_changed()
+            & ~AutomationCondition.executed_with_root_target()
+        ).with_label("data_version_changed_without_root")
+        | AutomationCondition.will_be_requested()
+    ).with_label("any_deps_changed")
+
+
+def _ready() -> AutomationCondition:
+    return (
+        ~AutomationCondition.any_deps_missing()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    )
+
+
+def on_data_change() -> AutomationCondition:
+    """Dagster's ``eager()`` keyed on data versions: run a partition that became missing or
+    whose dependency's data changed, once no dependency is missing or in progress."""
+    changed = (AutomationCondition.newly_missing() | any_deps_changed()).since_last_handled()
+    return (changed & _ready()).with_label("on data change")
+
+
+def on_cron_if_changed(cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE):
+    """At each tick of ``cron``, run if a dependency's data or the asset's code version
+    changed since the asset last ran (or it is missing); wait for dependencies still in
+    progress, and for their blocking checks to pass.
+
+    Raises:
+        dagster.CheckError: ``cron`` is not a valid cron string.
+    """
+    changed = (
+        any_deps_changed()
+        | AutomationCondition.code_version_changed()
+        | AutomationCondition.newly_missing()
+    ).since_last_handled()
+    due = (AutomationCondition.cron_tick_passed(cron, timezone) & changed).since_last_handled()
+    return (due & _ready() & AutomationCondition.all_deps_blocking_checks_passed()).with_label(
+        f"on cron '{cron}' ({timezone}) if inputs changed"
+    )
+
+
+automation_sensor = AutomationConditionSensorDefinition(
+    "golden_noise_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Evaluates every asset's automation condition (see gn_dagster.automation).",
+)
