@@ -11,7 +11,7 @@ import sys
 import time
 
 import pandas as pd
-from dagster import DagsterInstance, Definitions, RunConfig
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, RunConfig
 
 from gn_dagster.assets.evaluation import comparison_markdown
 from gn_dagster.definitions import defs as default_defs
@@ -20,13 +20,14 @@ from gn_dagster.partitions import registered_shards
 
 def materialize_all(
     defs: Definitions, instance: DagsterInstance, run_config: RunConfig | None = None, log=print
-) -> None:
-    """Run every job of the graph in dependency order; raise if a run fails."""
-    run_job(defs, instance, "observe_prompt_sources", run_config=run_config, log=log)
-    run_job(defs, instance, "prepare_models", run_config=run_config, log=log)
+) -> list[ExecuteInProcessResult]:
+    """Run every job of the graph in dependency order; return the runs; raise if one fails."""
+    runs = [run_job(defs, instance, "observe_prompt_sources", run_config=run_config, log=log)]
+    runs.append(run_job(defs, instance, "prepare_models", run_config=run_config, log=log))
     for shard in registered_shards(instance):
-        run_job(defs, instance, "collect_noise_pairs", shard, run_config, log)
-    run_job(defs, instance, "train_and_evaluate", run_config=run_config, log=log)
+        runs.append(run_job(defs, instance, "collect_noise_pairs", shard, run_config, log))
+    runs.append(run_job(defs, instance, "train_and_evaluate", run_config=run_config, log=log))
+    return runs
 
 
 def run_job(
@@ -36,7 +37,7 @@ def run_job(
     partition: str | None = None,
     run_config: RunConfig | None = None,
     log=print,
-):
+) -> ExecuteInProcessResult:
     """Execute one job (one partition) in process; log its time; raise if it fails."""
     start = time.perf_counter()
     job = defs.resolve_job_def(job_name)

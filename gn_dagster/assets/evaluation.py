@@ -99,7 +99,8 @@ def eval_images(
         EvalSetting(c, s) for s, c in itertools.product(config.step_counts, config.cfg_scales)
     ]
     models = load_models(config, storage, backend.device)
-    rows, preview = [], {}
+    rows, preview, calls = [], {}, backend.unet_calls  # the backend may be cached
+
     with staged_write(storage.eval_images_dir) as tmp, torch.no_grad():
         for setting in settings:
             for method, (fn, params) in noise_functions(config, backend, models, setting).items():
@@ -119,6 +120,7 @@ def eval_images(
         metadata={
             "path": MetadataValue.path(storage.eval_images_dir),
             "num_images": len(rows),
+            "unet_calls": backend.unet_calls - calls,
             "num_prompts": len(prompts),
             "seeds": f"{seeds[0]}..{seeds[-1]}",
             "settings": ", ".join(s.name for s in settings),

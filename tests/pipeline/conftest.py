@@ -2,6 +2,7 @@
 temporary DAGSTER_HOME), shared by the pipeline tests."""
 
 import csv
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Materialized:
     storage: StorageResource
     train_prompts: Path
     eval_prompts: Path
+    root: Path  # holds the prompt files, artifacts/ and dagster_home/
 
 
 def head_of(source: str, rows: int, path: Path) -> Path:
@@ -67,9 +69,29 @@ def materialized(tmp_path_factory) -> Materialized:
     evaluation = head_of(
         packaged_prompt_file("digits_eval_prompts.csv"), NUM_EVAL_PROMPTS, root / "eval.csv"
     )
-    defs = build_definitions(str(root / "artifacts"), str(train), str(evaluation), device="cpu")
+    defs = graph_definitions(root)
     home = root / "dagster_home"
     home.mkdir()
     with DagsterInstance.local_temp(str(home)) as instance:
         materialize_all(defs, instance, TINY, log=lambda _: None)
-        yield Materialized(defs, instance, defs.resources["storage"], train, evaluation)
+        yield Materialized(defs, instance, defs.resources["storage"], train, evaluation, root)
+
+
+def graph_definitions(root: Path) -> Definitions:
+    """The digits graph on the prompt files and artifacts under ``root`` (CPU)."""
+    return build_definitions(
+        str(root / "artifacts"), str(root / "train.csv"), str(root / "eval.csv"), device="cpu"
+    )
+
+
+@pytest.fixture
+def graph_copy(materialized, tmp_path) -> Materialized:
+    """A private copy of the materialized graph (prompt files, artifacts, instance) for a
+    test that edits prompts and reruns assets."""
+    root = tmp_path / "graph"
+    shutil.copytree(materialized.root, root)
+    defs = graph_definitions(root)
+    with DagsterInstance.local_temp(str(root / "dagster_home")) as instance:
+        yield Materialized(
+            defs, instance, defs.resources["storage"], root / "train.csv", root / "eval.csv", root
+        )

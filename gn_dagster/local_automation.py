@@ -1,0 +1,101 @@
+"""The prompt sensor and the automation conditions, ticked in this process (no daemon).
+
+``dagster dev`` runs the same sensor and conditions in its daemon. This module evaluates
+them on demand and executes the runs they request in process, with an explicit clock, so a
+script, a benchmark or a test can say "the prompt file changed; what reruns now, and what at
+the nightly tick?" and get a deterministic answer.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    RunConfig,
+    SensorResult,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+
+from gn_dagster.demo import run_job
+from gn_dagster.sensors import prompt_sensor
+
+
+@dataclass
+class LocalAutomation:
+    """Ticks of the prompt sensor and of the automation for one instance.
+
+    Attributes:
+        defs: the Definitions (their ``prompt_source`` resource is the watched source).
+        instance: the Dagster instance that holds the materializations.
+        run_config: op config for the runs (e.g. small test settings); ops a run does not
+            execute are left out.
+        runs: every run executed so far, in order.
+    """
+
+    defs: Definitions
+    instance: DagsterInstance
+    run_config: RunConfig | None = None
+    runs: list[ExecuteInProcessResult] = field(default_factory=list)
+    _sensor_cursor: str | None = None
+    _automation_cursor: object = None
+
+    def sensor_tick(self) -> list[str]:
+        """Evaluate the prompt sensor once, record its observations and execute the
+        ``collect_noise_pairs`` run of each requested shard. Returns those shards."""
+        context = build_sensor_context(
+            instance=self.instance,
+            cursor=self._sensor_cursor,
+            resources={"prompt_source": self.defs.resources["prompt_source"]},
+        )
+        result = prompt_sensor(context)
+        if not isinstance(result, SensorResult):  # SkipReason: the source is unchanged
+            return []
+        self._sensor_cursor = result.cursor
+        for event in result.asset_events:
+            self.instance.report_runless_asset_event(event)
+        shards = [request.partition_key for request in result.run_requests]
+        for shard in shards:
+            self.runs.append(self._run("collect_noise_pairs", shard))
+        return shards
+
+    def automation_tick(self, now: datetime.datetime) -> dict[AssetKey, set[str | None]]:
+        """Evaluate every automation condition at time ``now`` and execute what it requests:
+        one run per partition key (unpartitioned assets together). Returns the requests."""
+        result = evaluate_automation_conditions(
+            self.defs, self.instance, evaluation_time=now, cursor=self._automation_cursor
+        )
+        self._automation_cursor = result.cursor
+        by_partition: dict[str | None, list[AssetKey]] = defaultdict(list)
+        requested = {}
+        for key in self.defs.resolve_asset_graph().get_all_asset_keys():
+            partitions = result.get_requested_partitions(key)
+            if partitions:
+                requested[key] = set(partitions)
+            for partition in partitions:
+                by_partition[partition].append(key)
+        for partition, keys in by_partition.items():
+            self.runs.append(self._run_assets(keys, partition))
+        return requested
+
+    def _run(self, job_name: str, partition: str | None) -> ExecuteInProcessResult:
+        return run_job(
+            self.defs, self.instance, job_name, partition, self.run_config, log=lambda _: None
+        )
+
+    def _run_assets(self, keys: list[AssetKey], partition: str | None) -> ExecuteInProcessResult:
+        selected = {key.to_user_string() for key in keys}
+        ops = self.run_config.ops if self.run_config else {}
+        return self.defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            run_config=RunConfig(ops={k: v for k, v in ops.items() if k in selected}),
+            instance=self.instance,
+            partition_key=partition,
+            asset_selection=keys,
+            raise_on_error=True,
+        )

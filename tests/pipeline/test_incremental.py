@@ -1,0 +1,79 @@
+"""Only stale work reruns: a materialized tiny graph, a prompt edit, the prompt sensor and the
+automation conditions ticked in process with an explicit clock."""
+
+import datetime
+
+from dagster import AssetKey, RunConfig
+
+from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
+from gn_dagster.demo import run_job
+from gn_dagster.local_automation import LocalAutomation
+from gn_dagster.partitions import NUM_SHARDS
+from gn_models.prompt_shards import hash_shard_keys
+from gn_models.prompts import shard_of
+from pipeline.conftest import TINY
+from pipeline.staleness import stale_assets
+
+SHARDS = hash_shard_keys(NUM_SHARDS)
+NIGHTLY = [*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
+
+
+def next_cron_tick(now: datetime.datetime) -> datetime.datetime:
+    """The next 03:00 UTC (the default GN_TRAIN_CRON) after ``now``."""
+    tick = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    return tick if tick > now else tick + datetime.timedelta(days=1)
+
+
+def edit_prompt(path, old: str, new: str) -> set[str]:
+    """Replace prompt ``old`` by ``new`` in the CSV; return the shards that change."""
+    text = path.read_text()
+    assert f"\n{old}," in text
+    path.write_text(text.replace(f"\n{old},", f"\n{new},"))
+    return {SHARDS[shard_of(old, NUM_SHARDS)], SHARDS[shard_of(new, NUM_SHARDS)]}
+
+
+def names(requested) -> set[str]:
+    return {key.to_user_string() for key in requested}
+
+
+def test_a_full_materialization_leaves_nothing_stale(materialized):
+    assert stale_assets(materialized.defs, materialized.instance) == {}
+
+
+def test_one_edited_prompt_reruns_its_shard_now_and_training_at_the_cron_tick(graph_copy):
+    g = graph_copy
+    auto = LocalAutomation(g.defs, g.instance, TINY)
+    now = datetime.datetime.now(datetime.UTC)
+    assert auto.sensor_tick() == []  # the cursor starts from the instance: all up to date
+    assert auto.automation_tick(now) == {}
+
+    old = "a handwritten digit seven"
+    changed = edit_prompt(g.train_prompts, old, "a neatly handwritten digit seven")
+    run_job(g.defs, g.instance, "observe_prompt_sources", log=lambda _: None)
+    stale = stale_assets(g.defs, g.instance)
+    assert set(stale) == {f"prompts[{k}]" for k in changed}
+    assert all("new dependency data version" in c for k in changed for c in stale[f"prompts[{k}]"])
+
+    assert sorted(auto.sensor_tick()) == sorted(changed)
+    assert auto.sensor_tick() == []  # same content: never requested twice
+    collected = [r for r in auto.runs if r.dagster_run.job_name == "collect_noise_pairs"]
+    assert sorted(r.dagster_run.tags["dagster/partition"] for r in collected) == sorted(changed)
+    assert set(stale_assets(g.defs, g.instance)) == set(MODEL_ASSET_NAMES)
+
+    assert auto.automation_tick(now + datetime.timedelta(minutes=1)) == {}  # before the tick
+    tick = next_cron_tick(now)
+    requested = auto.automation_tick(tick + datetime.timedelta(minutes=1))
+    assert names(requested) == set(NIGHTLY)
+    assert stale_assets(g.defs, g.instance) == {}
+    assert auto.automation_tick(tick + datetime.timedelta(minutes=2)) == {}
+
+
+def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
+    g = graph_copy
+    auto = LocalAutomation(g.defs, g.instance, TINY)
+    now = datetime.datetime.now(datetime.UTC)
+    auto.automation_tick(now)
+    retrain = RunConfig(ops={"base_model": TINY.ops["base_model"].model_copy(update={"seed": 1})})
+    run_job(g.defs, g.instance, "prepare_models", run_config=retrain, log=lambda _: None)
+    requested = auto.automation_tick(now + datetime.timedelta(minutes=1))
+    assert requested == {AssetKey("noise_pairs"): set(SHARDS)}

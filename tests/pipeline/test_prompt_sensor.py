@@ -1,0 +1,101 @@
+"""The prompt sensor against a real instance: changed, added and deleted shards of a directory
+source; the cursor, run keys and observations."""
+
+import os
+
+from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
+
+from gn_dagster.assets.prompts import prompts, read_prompts_frame
+from gn_dagster.partitions import registered_shards
+from gn_dagster.resources import PromptSourceResource
+from gn_dagster.sensors import PromptCursor, prompt_sensor
+from gn_dagster.storage import StorageResource
+
+
+class Watch:
+    """A prompt directory, an instance, and the sensor's cursor between ticks."""
+
+    def __init__(self, tmp_path, instance):
+        self.folder = tmp_path / "corpus"
+        self.folder.mkdir()
+        self.instance = instance
+        self.resources = {
+            "storage": StorageResource(root=str(tmp_path / "artifacts")),
+            "prompt_source": PromptSourceResource(train_path=str(self.folder)),
+        }
+        self.cursor = None
+
+    def write(self, name: str, *lines: str) -> None:
+        (self.folder / name).write_text("\n".join(lines) + "\n")
+
+    def tick(self) -> SensorResult | SkipReason:
+        context = build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"prompt_source": self.resources["prompt_source"]},
+        )
+        result = prompt_sensor(context)
+        if isinstance(result, SensorResult):
+            self.cursor = result.cursor
+        return result
+
+    def requested(self) -> list[str]:
+        """Shards the next tick requests, after which their runs are 'executed'."""
+        result = self.tick()
+        if isinstance(result, SkipReason):
+            return []
+        shards = [r.partition_key for r in result.run_requests]
+        observed = {e.partition: e.tags["dagster/data_version"] for e in result.asset_events}
+        assert sorted(observed) == sorted(shards)  # every requested shard is observed first
+        for shard in shards:
+            materialize([prompts], partition_key=shard, instance=self.instance,
+                        resources=self.resources)  # fmt: skip
+        return sorted(shards)
+
+
+def test_only_changed_added_and_deleted_shards_are_requested(tmp_path):
+    with DagsterInstance.ephemeral() as instance:
+        w = Watch(tmp_path, instance)
+        w.write("animals.txt", "a cat", "a dog")
+        w.write("cities.csv", "prompt", "Paris at night")
+        assert w.requested() == ["animals", "cities"]
+        assert registered_shards(instance) == ["animals", "cities"]
+        assert isinstance(w.tick(), SkipReason)  # nothing touched the files
+
+        os.utime(w.folder / "animals.txt")  # touched, same content: read, nothing to run
+        assert w.requested() == []
+
+        w.write("birds.txt", "a robin")  # one prompt in a new shard
+        assert w.requested() == ["birds"]
+        assert registered_shards(instance) == ["animals", "cities", "birds"]
+
+        w.write("animals.txt", "a cat", "a dog", "a horse")  # one prompt added
+        assert w.requested() == ["animals"]
+        w.write("animals.txt", "a cat", "a horse")  # one prompt deleted
+        assert w.requested() == ["animals"]
+
+        (w.folder / "cities.csv").unlink()  # a deleted file: its shard becomes empty
+        assert w.requested() == ["cities"]
+        assert read_prompts_frame(tmp_path / "artifacts/prompts/cities.parquet") == []
+        assert registered_shards(instance) == ["animals", "cities", "birds"]
+
+
+def test_a_fresh_cursor_trusts_the_instance_and_a_revert_runs_again(tmp_path):
+    with DagsterInstance.ephemeral() as instance:
+        w = Watch(tmp_path, instance)
+        w.write("a.txt", "first version")
+        w.write("b.txt", "untouched")
+        assert w.requested() == ["a", "b"]
+        w.cursor = None  # e.g. the sensor was reset: the instance is up to date
+        assert w.requested() == []
+
+        keys = []
+        for text in ["second version", "first version", "second version"]:
+            w.write("a.txt", text)
+            result = w.tick()
+            assert [r.partition_key for r in result.run_requests] == ["a"]
+            keys.append(result.run_requests[0].run_key)
+            materialize([prompts], partition_key="a", instance=instance, resources=w.resources)
+        assert len(set(keys)) == 3  # each a new state of the shard, so each runs
+        versions = PromptCursor.parse(w.cursor).versions
+        assert set(versions) == {"a", "b"} and all(k.startswith("a:") for k in keys)
