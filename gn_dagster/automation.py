@@ -53,10 +53,24 @@ def on_data_change() -> AutomationCondition:
     return (changed & _ready()).with_label("on data change")
 
 
-def on_cron_if_changed(cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE):
+def any_dep_failed_a_blocking_check() -> AutomationCondition:
+    """Some partition of a dependency failed a blocking check (and is not being rerun).
+    (Dagster's ``all_deps_blocking_checks_passed`` holds when *one* partition passed.)"""
+    failed = AutomationCondition.check_failed() & ~AutomationCondition.will_be_requested()
+    return AutomationCondition.any_deps_match(
+        AutomationCondition.any_checks_match(failed, blocking_only=True)
+    ).with_label("any_dep_failed_a_blocking_check")
+
+
+def on_cron_if_changed(
+    cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE, with_requested_deps: bool = False
+):
     """At each tick of ``cron``, run if a dependency's data or the asset's code version
     changed since the asset last ran (or it is missing); wait for dependencies still in
-    progress, and for their blocking checks to pass.
+    progress, and until no partition of a dependency fails a blocking check.
+
+    ``with_requested_deps``: also run, in the same run, whenever a dependency is requested
+    (the evaluation follows models that retrain late, once a failed check was fixed).
 
     Raises:
         dagster.CheckError: ``cron`` is not a valid cron string.
@@ -67,9 +81,11 @@ def on_cron_if_changed(cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE):
         | AutomationCondition.newly_missing()
     ).since_last_handled()
     due = (AutomationCondition.cron_tick_passed(cron, timezone) & changed).since_last_handled()
-    return (due & _ready() & AutomationCondition.all_deps_blocking_checks_passed()).with_label(
-        f"on cron '{cron}' ({timezone}) if inputs changed"
-    )
+    condition = due & _ready() & ~any_dep_failed_a_blocking_check()
+    if with_requested_deps:
+        follow = AutomationCondition.any_deps_match(AutomationCondition.will_be_requested())
+        condition = condition | (follow.with_label("a dependency is requested") & _ready())
+    return condition.with_label(f"on cron '{cron}' ({timezone}) if inputs changed")
 
 
 automation_sensor = AutomationConditionSensorDefinition(

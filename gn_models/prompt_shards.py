@@ -136,11 +136,12 @@ def shard_version(prompts: list[Prompt]) -> str:
 
 
 def source_signature(source: str | Path) -> str | None:
-    """A cheap fingerprint of a local source: names, sizes and modification times of its
-    file(s). Unchanged signature means unchanged content, so a watcher can skip reading it.
-    None for a dataset spec (no cheap fingerprint) or a missing path."""
+    """A cheap fingerprint of a source: for files, their names, sizes and modification
+    times; for a dataset spec, the spec itself (a cached dataset does not change under the
+    same spec). Unchanged fingerprint means unchanged content, so a watcher can skip reading
+    the source. None for a missing path (read it to get the error)."""
     if str(source).startswith(HF_PREFIX):
-        return None
+        return hashlib.sha256(str(source).encode()).hexdigest()[:16]
     path = Path(source)
     if path.is_dir():
         files = [p for p in sorted(path.iterdir()) if p.suffix.lower() in PROMPT_SUFFIXES]

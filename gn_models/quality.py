@@ -13,7 +13,9 @@ import pandas as pd
 
 from gn_models.evaluation import win_rate
 
-NORM_BAND = (0.5, 2.0)  # allowed per-sample ||golden noise|| / ||x_T||
+# Allowed per-sample ||golden noise|| / ||x_T||. Healthy 10-step re-denoise chains on the
+# 64-dimensional digits latents drift to 0.4-2.3 x; a blow-up or a collapse falls far outside.
+NORM_BAND = (0.25, 4.0)
 Z_TOLERANCE = 6.0  # standard errors allowed for the sample mean and std of x_T
 KEPT_FLOOR = 0.1  # the NPD keeps about half of the samples; 10% means something is broken
 

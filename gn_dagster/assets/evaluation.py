@@ -77,7 +77,7 @@ def noise_functions(config: EvalImagesConfig, backend, models: dict, setting: Ev
     + [AssetDep(m) for m in MODEL_ASSET_NAMES],
     code_version="2",
     pool="gpu",
-    automation_condition=on_cron_if_changed(),
+    automation_condition=on_cron_if_changed(with_requested_deps=True),
     description=(
         "Evaluation images: every evaluation prompt x E seeds sampled from standard noise x_T, "
         "from re-denoise applied at inference (the oracle: two extra UNet calls) and from each "

@@ -77,3 +77,29 @@ def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
     run_job(g.defs, g.instance, "prepare_models", run_config=retrain, log=lambda _: None)
     requested = auto.automation_tick(now + datetime.timedelta(minutes=1))
     assert requested == {AssetKey("noise_pairs"): set(SHARDS)}
+
+
+def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
+    g = graph_copy
+    auto = LocalAutomation(g.defs, g.instance, TINY)
+    now = datetime.datetime.now(datetime.UTC)
+    auto.automation_tick(now)
+    broken = TINY.ops["noise_pairs"].model_copy(update={"cfg_denoise": 500.0})  # x'_n explodes
+    job = g.defs.resolve_job_def("collect_noise_pairs")
+    result = job.execute_in_process(
+        run_config=RunConfig(ops={"noise_pairs": broken}),
+        instance=g.instance,
+        partition_key=SHARDS[0],
+        raise_on_error=False,
+    )
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        "x_T_standard_normal": True,
+        "golden_noise_norm_in_band": False,
+        "kept_fraction_above_floor": True,
+    }
+    assert set(stale_assets(g.defs, g.instance)) == set(MODEL_ASSET_NAMES)
+    assert auto.automation_tick(next_cron_tick(now) + datetime.timedelta(minutes=1)) == {}
+    run_job(g.defs, g.instance, "collect_noise_pairs", SHARDS[0], TINY, log=lambda _: None)
+    requested = auto.automation_tick(next_cron_tick(now) + datetime.timedelta(minutes=2))
+    assert names(requested) == set(NIGHTLY)  # the shard passes again: the pending retrain runs

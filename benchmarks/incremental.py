@@ -1,0 +1,177 @@
+"""Incremental rematerialization on the digits profile: what reruns, as a fraction of a full run.
+
+Deals the packaged digits training prompts round-robin into a directory of S prompt files
+(one shard each), materializes the whole graph into a temporary Dagster instance (observe,
+prepare models, collect every shard, train and evaluate: the full run), then drives the prompt
+sensor and the automation conditions in process (``gn_dagster.local_automation``, the same
+code the daemon evaluates under ``dagster dev``) through three cases:
+
+  (a) no change: a sensor tick and automation ticks now and at the next nightly cron tick;
+  (b) one prompt edited in one file: a sensor tick, an automation tick now, then one at the
+      nightly cron tick (where the models retrain);
+  (c) one prompt added in a new file, i.e. a new shard: the same ticks.
+
+For each it prints the runs executed and the work as a fraction of the full run: the UNet
+calls and wall time of noise collection ("data work", the noise_pairs runs) and of
+everything (with training and evaluation). Targets: (a) 0; (b) data work <= 1/S.
+
+Usage: python benchmarks/incremental.py [--shards 8] [--base-steps 150] [--train-steps 100]
+"""
+
+import argparse
+import csv
+import datetime
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, RunConfig
+
+from gn_dagster.assets.base_models import BaseModelConfig
+from gn_dagster.assets.evaluation import EvalImagesConfig
+from gn_dagster.assets.golden_models import MODEL_SPECS
+from gn_dagster.definitions import build_definitions
+from gn_dagster.demo import materialize_all
+from gn_dagster.local_automation import LocalAutomation
+from gn_dagster.resources import packaged_prompt_file
+
+NOISE_PAIRS = AssetKey("noise_pairs")
+
+
+@dataclass
+class Work:
+    """Runs, UNet calls and run wall seconds, for noise collection and in total."""
+
+    runs: int = 0
+    data_unet: int = 0
+    data_seconds: float = 0.0
+    unet: int = 0
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, runs: list[ExecuteInProcessResult], instance: DagsterInstance) -> "Work":
+        work = cls(runs=len(runs))
+        for run in runs:
+            stats = instance.get_run_stats(run.run_id)
+            seconds = stats.end_time - stats.start_time
+            events = run.get_asset_materialization_events()
+            calls = {e.asset_key: e.materialization.metadata.get("unet_calls") for e in events}
+            unet = sum(int(v.value) for v in calls.values() if v is not None)
+            work.unet, work.seconds = work.unet + unet, work.seconds + seconds
+            if NOISE_PAIRS in calls:
+                work.data_unet += int(calls[NOISE_PAIRS].value)
+                work.data_seconds += seconds
+        return work
+
+
+def make_corpus(folder: Path, shards: int) -> list[Path]:
+    """Deal the packaged training prompts round-robin into ``shards`` CSV files."""
+    with open(packaged_prompt_file("digits_train_prompts.csv"), newline="") as f:
+        header, *rows = list(csv.reader(f))
+    folder.mkdir(parents=True)
+    files = [folder / f"part-{i:02d}.csv" for i in range(shards)]
+    for i, path in enumerate(files):
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([header, *rows[i::shards]])
+    return files
+
+
+def run_config(args) -> RunConfig:
+    training = {"steps": args.train_steps, "eval_every": max(10, args.train_steps // 4)}
+    return RunConfig(
+        ops={
+            "base_model": BaseModelConfig(steps=args.base_steps),
+            **{name: spec.config_class(**training) for name, spec in MODEL_SPECS.items()},
+            "eval_images": EvalImagesConfig(
+                seeds_per_prompt=2, cfg_scales=[5.5, 1.0], step_counts=[10]
+            ),
+        }
+    )
+
+
+def next_cron_tick(now: datetime.datetime) -> datetime.datetime:
+    """The next 03:00 UTC (the default GN_TRAIN_CRON) after ``now``."""
+    tick = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    return tick if tick > now else tick + datetime.timedelta(days=1)
+
+
+def ticks(auto: LocalAutomation, now: datetime.datetime) -> tuple[list, list, datetime.datetime]:
+    """A sensor tick and an automation tick at ``now``, then an automation tick just after
+    the next cron tick. Returns the runs of each, and the time of the last tick."""
+    first = len(auto.runs)
+    auto.sensor_tick()
+    auto.automation_tick(now)
+    immediate = auto.runs[first:]
+    tick = next_cron_tick(now) + datetime.timedelta(minutes=1)
+    auto.automation_tick(tick)
+    return immediate, auto.runs[first + len(immediate) :], tick
+
+
+def row(name: str, work: Work, full: Work) -> str:
+    def frac(a, b):
+        return f"{a / b:.3f}" if b else "-"
+
+    return (
+        f"| {name} | {work.runs} | {work.data_unet} ({frac(work.data_unet, full.data_unet)}) | "
+        f"{work.data_seconds:.1f} s ({frac(work.data_seconds, full.data_seconds)}) | "
+        f"{work.unet} ({frac(work.unet, full.unet)}) | "
+        f"{work.seconds:.1f} s ({frac(work.seconds, full.seconds)}) |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shards", type=int, default=8, help="S, prompt files = shards")
+    parser.add_argument("--base-steps", type=int, default=150, help="base model train steps")
+    parser.add_argument("--train-steps", type=int, default=100, help="steps per noise model")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="gn-incremental-"))
+    files = make_corpus(root / "corpus", args.shards)
+    defs = build_definitions(
+        str(root / "artifacts"),
+        str(root / "corpus"),
+        packaged_prompt_file("digits_eval_prompts.csv"),
+        device="cpu",
+    )
+    config = run_config(args)
+    (root / "dagster_home").mkdir()
+    with DagsterInstance.local_temp(str(root / "dagster_home")) as instance:
+        start = time.perf_counter()
+        full = Work.of(materialize_all(defs, instance, config, log=lambda _: None), instance)
+        seconds = time.perf_counter() - start
+        print(f"full run: {full.runs} runs in {seconds:.0f} s; S = {args.shards} shards")
+        auto = LocalAutomation(defs, instance, config)
+        now = datetime.datetime.now(datetime.UTC)
+        auto.automation_tick(now)  # the daemon's first tick: it starts its cursor
+        lines = [
+            "| case | runs | data UNet calls (frac) | data wall (frac) | all UNet calls (frac) "
+            "| all wall (frac) |",
+            "|---|---|---|---|---|---|",
+        ]
+        cases = [("(a) no change", lambda: None)]
+        cases.append(("(b) one prompt edited", lambda: edit_one_prompt(files[0])))
+        cases.append(("(c) one prompt in a new shard", lambda: add_shard(root / "corpus")))
+        for name, change in cases:
+            change()
+            immediate, nightly, now = ticks(auto, now + datetime.timedelta(seconds=1))
+            lines.append(row(f"{name}: now", Work.of(immediate, instance), full))
+            lines.append(row(f"{name}: at the cron tick", Work.of(nightly, instance), full))
+        lines.append(row("full run", full, full))
+    print("\n".join(lines))
+    print(f"\nTargets: (a) 0 runs; (b) data work <= 1/S = {1 / args.shards:.3f}.")
+
+
+def edit_one_prompt(path: Path) -> None:
+    """Reword the first prompt of ``path``, keeping its label (same shard: the same file)."""
+    lines = path.read_text().splitlines()
+    lines[1] = "a carefully written " + lines[1].removeprefix("a ")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def add_shard(folder: Path) -> None:
+    (folder / "added.csv").write_text("prompt,label\na handwritten five with a long tail,5\n")
+
+
+if __name__ == "__main__":
+    main()
