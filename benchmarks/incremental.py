@@ -11,9 +11,11 @@ code the daemon evaluates under ``dagster dev``) through three cases:
       nightly cron tick (where the models retrain);
   (c) one prompt added in a new file, i.e. a new shard: the same ticks.
 
-For each it prints the runs executed and the work as a fraction of the full run: the UNet
-calls and wall time of noise collection ("data work", the noise_pairs runs) and of
-everything (with training and evaluation). Targets: (a) 0; (b) data work <= 1/S.
+For each it prints the runs executed and the work as a fraction of the full run: UNet rows
+(latents evaluated; a CFG pass counts its cond and uncond rows), UNet calls (batched forward
+passes: a shard of one prompt costs as many calls as a full one) and run wall time, of noise
+collection ("data work", the noise_pairs runs) and of everything (training and evaluation
+included). Targets: (a) 0; (b) data work <= 1/S.
 
 Usage: python benchmarks/incremental.py [--shards 8] [--base-steps 150] [--train-steps 100]
 """
@@ -21,10 +23,13 @@ Usage: python benchmarks/incremental.py [--shards 8] [--base-steps 150] [--train
 import argparse
 import csv
 import datetime
+import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # NPNet's "auto" residual looks for local Swin-T
 
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, RunConfig
 
@@ -33,20 +38,24 @@ from gn_dagster.assets.evaluation import EvalImagesConfig
 from gn_dagster.assets.golden_models import MODEL_SPECS
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
-from gn_dagster.local_automation import LocalAutomation
+from gn_dagster.local_automation import LocalAutomation, next_cron_tick
 from gn_dagster.resources import packaged_prompt_file
 
 NOISE_PAIRS = AssetKey("noise_pairs")
+UNET_KEYS = ("unet_calls", "unet_rows")
 
 
 @dataclass
 class Work:
-    """Runs, UNet calls and run wall seconds, for noise collection and in total."""
+    """Runs, UNet work (calls: batched forward passes; rows: latents evaluated) and run wall
+    seconds, for noise collection (the noise_pairs runs) and in total."""
 
     runs: int = 0
-    data_unet: int = 0
+    data_calls: int = 0
+    data_rows: int = 0
     data_seconds: float = 0.0
-    unet: int = 0
+    calls: int = 0
+    rows: int = 0
     seconds: float = 0.0
 
     @classmethod
@@ -55,13 +64,14 @@ class Work:
         for run in runs:
             stats = instance.get_run_stats(run.run_id)
             seconds = stats.end_time - stats.start_time
-            events = run.get_asset_materialization_events()
-            calls = {e.asset_key: e.materialization.metadata.get("unet_calls") for e in events}
-            unet = sum(int(v.value) for v in calls.values() if v is not None)
-            work.unet, work.seconds = work.unet + unet, work.seconds + seconds
-            if NOISE_PAIRS in calls:
-                work.data_unet += int(calls[NOISE_PAIRS].value)
-                work.data_seconds += seconds
+            work.seconds += seconds
+            for event in run.get_asset_materialization_events():
+                meta = event.materialization.metadata
+                calls, rows = (int(meta[k].value) if k in meta else 0 for k in UNET_KEYS)
+                work.calls, work.rows = work.calls + calls, work.rows + rows
+                if event.asset_key == NOISE_PAIRS:
+                    work.data_calls, work.data_rows = work.data_calls + calls, work.data_rows + rows
+                    work.data_seconds += seconds
         return work
 
 
@@ -90,12 +100,6 @@ def run_config(args) -> RunConfig:
     )
 
 
-def next_cron_tick(now: datetime.datetime) -> datetime.datetime:
-    """The next 03:00 UTC (the default GN_TRAIN_CRON) after ``now``."""
-    tick = now.replace(hour=3, minute=0, second=0, microsecond=0)
-    return tick if tick > now else tick + datetime.timedelta(days=1)
-
-
 def ticks(auto: LocalAutomation, now: datetime.datetime) -> tuple[list, list, datetime.datetime]:
     """A sensor tick and an automation tick at ``now``, then an automation tick just after
     the next cron tick. Returns the runs of each, and the time of the last tick."""
@@ -109,15 +113,14 @@ def ticks(auto: LocalAutomation, now: datetime.datetime) -> tuple[list, list, da
 
 
 def row(name: str, work: Work, full: Work) -> str:
-    def frac(a, b):
-        return f"{a / b:.3f}" if b else "-"
+    def cell(field: str, unit: str = "") -> str:
+        value, total = getattr(work, field), getattr(full, field)
+        shown = f"{value:.1f}" if isinstance(value, float) else f"{value}"
+        return f"{shown}{unit} ({value / total:.3f})" if total else shown
 
-    return (
-        f"| {name} | {work.runs} | {work.data_unet} ({frac(work.data_unet, full.data_unet)}) | "
-        f"{work.data_seconds:.1f} s ({frac(work.data_seconds, full.data_seconds)}) | "
-        f"{work.unet} ({frac(work.unet, full.unet)}) | "
-        f"{work.seconds:.1f} s ({frac(work.seconds, full.seconds)}) |"
-    )
+    cells = [cell("data_rows"), cell("data_calls"), cell("data_seconds", " s")]
+    cells += [cell("rows"), cell("seconds", " s")]
+    return f"| {name} | {work.runs} | " + " | ".join(cells) + " |"
 
 
 def main() -> None:
@@ -145,9 +148,9 @@ def main() -> None:
         now = datetime.datetime.now(datetime.UTC)
         auto.automation_tick(now)  # the daemon's first tick: it starts its cursor
         lines = [
-            "| case | runs | data UNet calls (frac) | data wall (frac) | all UNet calls (frac) "
-            "| all wall (frac) |",
-            "|---|---|---|---|---|---|",
+            "| case | runs | data: UNet rows (frac) | data: UNet calls (frac) | data: wall (frac) "
+            "| all: UNet rows (frac) | all: wall (frac) |",
+            "|---|---|---|---|---|---|---|",
         ]
         cases = [("(a) no change", lambda: None)]
         cases.append(("(b) one prompt edited", lambda: edit_one_prompt(files[0])))

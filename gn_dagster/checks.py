@@ -68,8 +68,8 @@ def _shard_spec(name: str, description: str) -> AssetCheckSpec:
         ),
         _shard_spec(
             "golden_noise_norm_in_band",
-            f"x'_n is finite and each sample's norm is within {NORM_BAND[0]}-{NORM_BAND[1]} "
-            "times its x_T's.",
+            f"x'_n is finite and each sample's norm (all but 2%) is within "
+            f"{NORM_BAND[0]}-{NORM_BAND[1]} times its x_T's.",
         ),
         _shard_spec(
             "kept_fraction_above_floor",

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pandas as pd
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, RunConfig
+from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, RunConfig
 
 from gn_dagster.assets.evaluation import comparison_markdown
 from gn_dagster.definitions import defs as default_defs
@@ -37,8 +37,10 @@ def run_job(
     partition: str | None = None,
     run_config: RunConfig | None = None,
     log=print,
+    asset_selection: list[AssetKey] | None = None,
 ) -> ExecuteInProcessResult:
-    """Execute one job (one partition) in process; log its time; raise if it fails."""
+    """Execute one job (one partition; the assets ``asset_selection``, default all) in
+    process; log its time; raise if it fails."""
     start = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
@@ -46,6 +48,7 @@ def run_job(
         instance=instance,
         partition_key=partition,
         raise_on_error=True,
+        asset_selection=asset_selection,
     )
     label = f"{job_name}[{partition}]" if partition else job_name
     log(f"{label}: ok in {time.perf_counter() - start:.0f} s (run {result.run_id[:8]})")

@@ -1,7 +1,7 @@
 """Jobs a user runs: prepare the models, observe the prompt sources, collect noise per shard,
 retrain and evaluate."""
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetKey, AssetSelection, define_asset_job
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.partitions import prompt_shards
@@ -20,9 +20,10 @@ observe_prompt_sources_job = define_asset_job(
     description="Record the current data version of every prompt shard and of the "
     "evaluation prompts; registers new shards.",
 )
+COLLECT_ASSETS = [AssetKey("prompts"), AssetKey("noise_pairs")]
 collect_noise_job = define_asset_job(
     "collect_noise_pairs",
-    selection=AssetSelection.assets("prompts", "noise_pairs"),
+    selection=AssetSelection.assets(*COLLECT_ASSETS),
     partitions_def=prompt_shards,
     description="Collect noise for one (changed) shard: read its prompts and collect its noise "
     "pairs by re-denoise sampling. The prompt sensor launches it for each changed shard; "

@@ -22,9 +22,19 @@ from dagster import (
     build_sensor_context,
     evaluate_automation_conditions,
 )
+from dagster._utils.schedules import cron_string_iterator
 
+from gn_dagster.automation import CRON_TIMEZONE, TRAIN_CRON
 from gn_dagster.demo import run_job
 from gn_dagster.sensors import prompt_sensor
+
+
+def next_cron_tick(
+    now: datetime.datetime, cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE
+) -> datetime.datetime:
+    """The first tick of ``cron`` (default: the training cron, GN_TRAIN_CRON) after ``now``."""
+    ticks = cron_string_iterator(now.timestamp(), cron, timezone)
+    return next(tick for tick in ticks if tick > now)
 
 
 @dataclass
@@ -60,34 +70,47 @@ class LocalAutomation:
         self._sensor_cursor = result.cursor
         for event in result.asset_events:
             self.instance.report_runless_asset_event(event)
-        shards = [request.partition_key for request in result.run_requests]
-        for shard in shards:
-            self.runs.append(self._run("collect_noise_pairs", shard))
-        return shards
+        for request in result.run_requests:
+            self.runs.append(
+                run_job(
+                    self.defs,
+                    self.instance,
+                    "collect_noise_pairs",
+                    request.partition_key,
+                    self.run_config,
+                    log=lambda _: None,
+                    asset_selection=list(request.asset_selection),
+                )
+            )
+        return [request.partition_key for request in result.run_requests]
 
     def automation_tick(self, now: datetime.datetime) -> dict[AssetKey, set[str | None]]:
         """Evaluate every automation condition at time ``now`` and execute what it requests:
-        one run per partition key (unpartitioned assets together). Returns the requests."""
+        one run per partition key (unpartitioned assets together). Then evaluate again, a
+        second later each time, until nothing more is requested, as the daemon's next ticks
+        would while those runs finish. Returns everything requested."""
+        requested: dict[AssetKey, set[str | None]] = defaultdict(set)
+        while True:
+            by_partition = self._evaluate(now)
+            if not by_partition:
+                return dict(requested)
+            for partition, keys in by_partition.items():
+                self.runs.append(self._run_assets(keys, partition))
+                for key in keys:
+                    requested[key].add(partition)
+            now += datetime.timedelta(seconds=1)
+
+    def _evaluate(self, now: datetime.datetime) -> dict[str | None, list[AssetKey]]:
+        """One evaluation: the requested asset keys by partition key."""
         result = evaluate_automation_conditions(
             self.defs, self.instance, evaluation_time=now, cursor=self._automation_cursor
         )
         self._automation_cursor = result.cursor
         by_partition: dict[str | None, list[AssetKey]] = defaultdict(list)
-        requested = {}
         for key in self.defs.resolve_asset_graph().get_all_asset_keys():
-            partitions = result.get_requested_partitions(key)
-            if partitions:
-                requested[key] = set(partitions)
-            for partition in partitions:
+            for partition in result.get_requested_partitions(key):
                 by_partition[partition].append(key)
-        for partition, keys in by_partition.items():
-            self.runs.append(self._run_assets(keys, partition))
-        return requested
-
-    def _run(self, job_name: str, partition: str | None) -> ExecuteInProcessResult:
-        return run_job(
-            self.defs, self.instance, job_name, partition, self.run_config, log=lambda _: None
-        )
+        return by_partition
 
     def _run_assets(self, keys: list[AssetKey], partition: str | None) -> ExecuteInProcessResult:
         selected = {key.to_user_string() for key in keys}

@@ -33,7 +33,7 @@ from dagster import (
     sensor,
 )
 
-from gn_dagster.jobs import collect_noise_job
+from gn_dagster.jobs import COLLECT_ASSETS, collect_noise_job
 from gn_dagster.resources import PromptSourceResource
 from gn_models.prompt_shards import shard_version
 
@@ -113,6 +113,8 @@ def prompt_sensor(
         run_requests=[
             RunRequest(
                 partition_key=key,
+                # named, so the automation sees that noise_pairs ran with its prompts
+                asset_selection=COLLECT_ASSETS,
                 run_key=f"{key}:{versions[key]}:{state.storage_id}",
                 tags={"golden_noise/prompts_version": versions[key]},
             )

@@ -23,12 +23,14 @@ class DiffusionBackend(ABC):
     Subclasses set ``device`` and ``dtype`` and implement ``encode_prompts``,
     ``denoiser`` (one forward pass), ``decode``, ``latent_shape`` and
     ``scheduler_config``. ``unet_calls`` counts denoiser forward passes (each CFG evaluation
-    with w != 1 is one batched pass over cond and uncond rows).
+    with w != 1 is one batched pass over cond and uncond rows); ``unet_rows`` counts the
+    latent rows those passes evaluated (B, or 2B with CFG): the work, whatever the batching.
     """
 
     device: torch.device
     dtype: torch.dtype = torch.float32
     unet_calls: int = 0
+    unet_rows: int = 0
 
     @property
     @abstractmethod
@@ -74,6 +76,7 @@ class DiffusionBackend(ABC):
         """
         t = torch.as_tensor(t, device=x.device)
         self.unet_calls += 1
+        self.unet_rows += len(x) * (1 if cfg_scale == 1.0 else 2)
         if cfg_scale == 1.0:
             return self.denoiser(x, t, cond)
         both = PromptEmbeds.cat([self.unconditional(len(cond)), cond])

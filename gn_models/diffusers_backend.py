@@ -208,7 +208,7 @@ class DiffusersBackend(DiffusionBackend):
         self.is_sdxl = isinstance(pipe, StableDiffusionXLPipeline)
         self.device = self.unet.device
         self.dtype = self.unet.dtype
-        self.unet_calls = 0
+        self.unet_calls = self.unet_rows = 0
         self.vae_scale_factor = int(pipe.vae_scale_factor)
         size = self.unet.config.sample_size
         size_h, size_w = (size, size) if isinstance(size, int) else tuple(size)
@@ -359,6 +359,7 @@ class DiffusersBackend(DiffusionBackend):
         ``DiffusionBackend.predict_noise``). Returns (B, C, H/f, W/f), x's dtype."""
         if self.guidance_embedded:
             self.unet_calls += 1
+            self.unet_rows += len(x)
             return self._forward(x, torch.as_tensor(t, device=x.device), cond, cfg_scale)
         return super().predict_noise(x, t, cond, max(float(cfg_scale), 1.0))
 
@@ -470,4 +471,6 @@ class DiffusersBackend(DiffusionBackend):
         finally:
             self.pipe.scheduler = original
         self.unet_calls += len(scheduler.timesteps)
+        rows = len(x_T) * (2 if "negative_prompt_embeds" in kwargs else 1)
+        self.unet_rows += len(scheduler.timesteps) * rows
         return images.float()

@@ -99,7 +99,8 @@ def eval_images(
         EvalSetting(c, s) for s, c in itertools.product(config.step_counts, config.cfg_scales)
     ]
     models = load_models(config, storage, backend.device)
-    rows, preview, calls = [], {}, backend.unet_calls  # the backend may be cached
+    rows, preview = [], {}
+    calls, unet_rows = backend.unet_calls, backend.unet_rows  # the backend may be cached
 
     with staged_write(storage.eval_images_dir) as tmp, torch.no_grad():
         for setting in settings:
@@ -121,6 +122,7 @@ def eval_images(
             "path": MetadataValue.path(storage.eval_images_dir),
             "num_images": len(rows),
             "unet_calls": backend.unet_calls - calls,
+            "unet_rows": backend.unet_rows - unet_rows,
             "num_prompts": len(prompts),
             "seeds": f"{seeds[0]}..{seeds[-1]}",
             "settings": ", ".join(s.name for s in settings),

@@ -114,11 +114,17 @@ def noise_pairs(
         path = write_shard(storage.npd_store, shard, None, attrs=attrs)
         return MaterializeResult(
             data_version=DataVersion(digest_arrays({})),
-            metadata={"path": MetadataValue.path(path), "count": 0, "kept": 0, "unet_calls": 0},
+            metadata={
+                "path": MetadataValue.path(path),
+                "count": 0,
+                "kept": 0,
+                "unet_calls": 0,
+                "unet_rows": 0,
+            },
         )
     backend = profile.load_backend(storage.base_model_dir)
     reward = profile.load_reward(storage.reward_model_dir)
-    start, calls = time.perf_counter(), backend.unet_calls  # the backend may be cached
+    start, calls, rows = time.perf_counter(), backend.unet_calls, backend.unet_rows  # cached
     data = collect_noise_sequences(
         backend, reward, shard_prompts, config.seeds_per_prompt, sampling, config.batch_size
     )
@@ -133,6 +139,7 @@ def noise_pairs(
             **sequence_metadata(data, sampling),
             "samples_per_second": round(len(data) / seconds, 2),
             "unet_calls": backend.unet_calls - calls,
+            "unet_rows": backend.unet_rows - rows,
             "reward": attrs["reward"],
             "preview": preview(data),
         },

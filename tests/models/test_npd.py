@@ -45,3 +45,14 @@ def test_pairs_are_the_n_equals_1_case_and_every_step_rewards():
     assert pairs.noise.shape[1] == 2 and not np.isnan(chain.reward).any()
     np.testing.assert_allclose(pairs.noise, chain.noise[:, :2], atol=1e-6)
     np.testing.assert_allclose(pairs.reward, chain.reward[:, :2], atol=1e-6)
+
+
+def test_unet_rows_count_work_whatever_the_batching():
+    counts = []
+    for batch_size in (1, 6):
+        backend = AnalyticBackend()
+        config = SamplingConfig(num_redenoise=2, num_steps=4)
+        collect_noise_sequences(backend, Brightness(), PROMPTS, 2, config, batch_size=batch_size)
+        counts.append((backend.unet_calls, backend.unet_rows))
+    (calls_1, rows_1), (calls_6, rows_6) = counts
+    assert rows_1 == rows_6 > 0 and calls_1 == 6 * calls_6

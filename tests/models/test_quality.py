@@ -30,6 +30,7 @@ def test_norm_band_per_sample():
     far[2] *= 5.0
     verdict = norm_ratio_in_band(far, x)
     assert not verdict.passed and verdict.metrics["outside_band"] == 1
+    assert norm_ratio_in_band(far, x, max_outside=0.25).passed  # one outlier in four
     assert not norm_ratio_in_band(x[:, :2], x).passed  # wrong shape
     assert not norm_ratio_in_band(np.full_like(x, np.inf), x).passed
 

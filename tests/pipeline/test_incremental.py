@@ -7,7 +7,7 @@ from dagster import AssetKey, RunConfig
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.demo import run_job
-from gn_dagster.local_automation import LocalAutomation
+from gn_dagster.local_automation import LocalAutomation, next_cron_tick
 from gn_dagster.partitions import NUM_SHARDS
 from gn_models.prompt_shards import hash_shard_keys
 from gn_models.prompts import shard_of
@@ -16,12 +16,6 @@ from pipeline.staleness import stale_assets
 
 SHARDS = hash_shard_keys(NUM_SHARDS)
 NIGHTLY = [*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
-
-
-def next_cron_tick(now: datetime.datetime) -> datetime.datetime:
-    """The next 03:00 UTC (the default GN_TRAIN_CRON) after ``now``."""
-    tick = now.replace(hour=3, minute=0, second=0, microsecond=0)
-    return tick if tick > now else tick + datetime.timedelta(days=1)
 
 
 def edit_prompt(path, old: str, new: str) -> set[str]:
@@ -65,7 +59,13 @@ def test_one_edited_prompt_reruns_its_shard_now_and_training_at_the_cron_tick(gr
     requested = auto.automation_tick(tick + datetime.timedelta(minutes=1))
     assert names(requested) == set(NIGHTLY)
     assert stale_assets(g.defs, g.instance) == {}
+
+    # a shard changes between the nightly run and the next tick: the next night retrains
+    edit_prompt(g.train_prompts, "a handwritten digit two", "a handwritten digit two again")
+    assert len(auto.sensor_tick()) >= 1
     assert auto.automation_tick(tick + datetime.timedelta(minutes=2)) == {}
+    requested = auto.automation_tick(next_cron_tick(tick) + datetime.timedelta(minutes=1))
+    assert names(requested) == set(NIGHTLY)
 
 
 def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
