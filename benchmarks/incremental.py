@@ -40,6 +40,7 @@ from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.local_automation import LocalAutomation, next_cron_tick
 from gn_dagster.resources import packaged_prompt_file
+from gn_models.prompt_shards import read_shards
 
 NOISE_PAIRS = AssetKey("noise_pairs")
 UNET_KEYS = ("unet_calls", "unet_rows")
@@ -76,9 +77,11 @@ class Work:
 
 
 def make_corpus(folder: Path, shards: int) -> list[Path]:
-    """Deal the packaged training prompts round-robin into ``shards`` CSV files."""
+    """Deal the packaged training prompts round-robin into ``shards`` CSV files of equal size
+    (the remainder of 300 / S is left out), so that one shard is exactly 1/S of the data."""
     with open(packaged_prompt_file("digits_train_prompts.csv"), newline="") as f:
         header, *rows = list(csv.reader(f))
+    rows = rows[: len(rows) // shards * shards]
     folder.mkdir(parents=True)
     files = [folder / f"part-{i:02d}.csv" for i in range(shards)]
     for i, path in enumerate(files):
@@ -143,7 +146,8 @@ def main() -> None:
         start = time.perf_counter()
         full = Work.of(materialize_all(defs, instance, config, log=lambda _: None), instance)
         seconds = time.perf_counter() - start
-        print(f"full run: {full.runs} runs in {seconds:.0f} s; S = {args.shards} shards")
+        size = len(read_shards(root / "corpus", args.shards)[files[0].stem])
+        print(f"full run: {full.runs} runs in {seconds:.0f} s; S = {args.shards} shards of {size}")
         auto = LocalAutomation(defs, instance, config)
         now = datetime.datetime.now(datetime.UTC)
         auto.automation_tick(now)  # the daemon's first tick: it starts its cursor
