@@ -38,7 +38,7 @@ from gn_dagster.assets.evaluation import EvalImagesConfig
 from gn_dagster.assets.golden_models import MODEL_SPECS
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
-from gn_dagster.local_automation import LocalAutomation, next_cron_tick
+from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
 from gn_dagster.resources import packaged_prompt_file
 from gn_models.prompt_shards import read_shards
 
@@ -149,7 +149,7 @@ def main() -> None:
         size = len(read_shards(root / "corpus", args.shards)[files[0].stem])
         print(f"full run: {full.runs} runs in {seconds:.0f} s; S = {args.shards} shards of {size}")
         auto = LocalAutomation(defs, instance, config)
-        now = datetime.datetime.now(datetime.UTC)
+        now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
         auto.automation_tick(now)  # the daemon's first tick: it starts its cursor
         lines = [
             "| case | runs | data: UNet rows (frac) | data: UNet calls (frac) | data: wall (frac) "

@@ -37,6 +37,18 @@ def next_cron_tick(
     return next(tick for tick in ticks if tick > now)
 
 
+def clock_between_cron_ticks(
+    now: datetime.datetime, cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE
+) -> datetime.datetime:
+    """A start for an explicit clock: one hour after the first tick of ``cron`` after ``now``.
+
+    A clock that starts at the wall-clock time can cross a cron tick within the next minute
+    (a test run at 02:59 UTC would see the nightly retraining fire "early"); one that starts
+    an hour after a tick has the whole interval (a day for the default cron) before the next.
+    """
+    return next_cron_tick(now, cron, timezone) + datetime.timedelta(hours=1)
+
+
 @dataclass
 class LocalAutomation:
     """Ticks of the prompt sensor and of the automation for one instance.

@@ -7,7 +7,7 @@ from dagster import AssetKey, RunConfig
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.demo import run_job
-from gn_dagster.local_automation import LocalAutomation, next_cron_tick
+from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
 from gn_dagster.partitions import NUM_SHARDS
 from gn_models.prompt_shards import hash_shard_keys
 from gn_models.prompts import shard_of
@@ -37,7 +37,7 @@ def test_a_full_materialization_leaves_nothing_stale(materialized):
 def test_one_edited_prompt_reruns_its_shard_now_and_training_at_the_cron_tick(graph_copy):
     g = graph_copy
     auto = LocalAutomation(g.defs, g.instance, TINY)
-    now = datetime.datetime.now(datetime.UTC)
+    now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     assert auto.sensor_tick() == []  # the cursor starts from the instance: all up to date
     assert auto.automation_tick(now) == {}
 
@@ -71,7 +71,7 @@ def test_one_edited_prompt_reruns_its_shard_now_and_training_at_the_cron_tick(gr
 def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
     g = graph_copy
     auto = LocalAutomation(g.defs, g.instance, TINY)
-    now = datetime.datetime.now(datetime.UTC)
+    now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
     retrain = RunConfig(ops={"base_model": TINY.ops["base_model"].model_copy(update={"seed": 1})})
     run_job(g.defs, g.instance, "prepare_models", run_config=retrain, log=lambda _: None)
@@ -82,7 +82,7 @@ def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
 def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     g = graph_copy
     auto = LocalAutomation(g.defs, g.instance, TINY)
-    now = datetime.datetime.now(datetime.UTC)
+    now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
     broken = TINY.ops["noise_pairs"].model_copy(update={"cfg_denoise": 500.0})  # x'_n explodes
     job = g.defs.resolve_job_def("collect_noise_pairs")
@@ -103,3 +103,10 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     run_job(g.defs, g.instance, "collect_noise_pairs", SHARDS[0], TINY, log=lambda _: None)
     requested = auto.automation_tick(next_cron_tick(now) + datetime.timedelta(minutes=2))
     assert names(requested) == set(NIGHTLY)  # the shard passes again: the pending retrain runs
+
+
+def test_the_test_clock_starts_away_from_the_nightly_tick():
+    just_before = datetime.datetime(2026, 11, 23, 2, 59, 30, tzinfo=datetime.UTC)
+    start = clock_between_cron_ticks(just_before, "0 3 * * *", "UTC")
+    assert start == datetime.datetime(2026, 11, 23, 4, 0, tzinfo=datetime.UTC)
+    assert next_cron_tick(start, "0 3 * * *", "UTC") - start == datetime.timedelta(hours=23)

@@ -6,6 +6,7 @@ GN_REQUIRE_BROWSER=1 (set by .ci/run, which installs it). Screenshots go to
 GN_UI_SCREENSHOTS (default build/ui-screenshots).
 """
 
+import datetime
 import os
 import shutil
 import signal
@@ -65,6 +66,12 @@ def serving(url: str) -> bool:
         return False
 
 
+def far_from_now_daily_cron() -> str:
+    """A daily UTC cron whose tick is at least 11 hours away."""
+    hour = (datetime.datetime.now(datetime.UTC).hour + 12) % 24
+    return f"0 {hour} * * *"
+
+
 @pytest.fixture(scope="module")
 def server(materialized, tmp_path_factory):
     """`dagster dev` over a private copy of the materialized graph, as `make ui` starts it."""
@@ -79,6 +86,8 @@ def server(materialized, tmp_path_factory):
         "GN_EVAL_PROMPTS": str(root / "eval.csv"),
         "GN_SENSOR_INTERVAL": str(SENSOR_INTERVAL),
         "GN_DEVICE": "cpu",
+        "GN_TRAIN_CRON": far_from_now_daily_cron(),  # the nightly retrain stays out of the test
+        "GN_CRON_TIMEZONE": "UTC",
     }
     port = free_port()
     url = f"http://127.0.0.1:{port}"
