@@ -7,6 +7,7 @@ GN_UI_SCREENSHOTS (default build/ui-screenshots).
 """
 
 import datetime
+import json
 import os
 import shutil
 import signal
@@ -142,17 +143,27 @@ def page(browser):
 
 
 def open_page(page, url: str):
-    """Go to ``url``; dismiss Dagster's first-visit newsletter dialog if it shows."""
+    """Go to ``url`` and wait until Dagster's navigation has rendered."""
     page.goto(url)
     page.get_by_role("link", name="Catalog").wait_for()
-    skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.click()
 
 
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def test_no_first_visit_dialog_covers_the_ui(server):
+    """dagster.yaml turns off the "join the community" dialog, whose backdrop would swallow
+    clicks a second after the first page loads."""
+    url, _, _ = server
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": "{ shouldShowNux }"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response) == {"data": {"shouldShowNux": False}}
 
 
 def test_asset_graph_metadata_and_preview_render(server, page):
