@@ -40,7 +40,7 @@ from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
 from gn_dagster.resources import packaged_prompt_file
-from gn_models.prompt_shards import read_shards
+from gn_models.data.shards import read_shards
 
 NOISE_PAIRS = AssetKey("noise_pairs")
 UNET_KEYS = ("unet_calls", "unet_rows")

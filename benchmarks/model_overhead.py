@@ -28,9 +28,9 @@ from gn_dagster.assets.golden_models import (
     build_transformer,
 )
 from gn_models.ddim import ddim_sample, re_denoise
-from gn_models.digits.backend import DigitsBackend, build_digits_unet
-from gn_models.registry import load_golden_model
-from gn_models.text_encoder import MiniLMTextEncoder
+from gn_models.backends.digits_backend import DigitsBackend, build_digits_unet
+from gn_models.golden_noise.registry import load_golden_model
+from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
 
 BUILDERS = {
     "npnet": (build_npnet, NPNetAssetConfig),

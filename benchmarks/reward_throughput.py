@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import to_pil_image
 
-from gn_models.hpsv2 import HPSv2Reward
+from gn_models.rewards.hpsv2 import HPSv2Reward
 
 PHRASES = ["a red fox in the snow", "an astronaut riding a horse", "a bowl of ramen", "a cat"]
 

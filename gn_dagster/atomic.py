@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from gn_models.digest import digest_tree
-from gn_models.fsio import staged_write
+from gn_models.utils.digest import digest_tree
+from gn_models.utils.fsio import staged_write
 
 
 def write_parquet(frame: pd.DataFrame, url: str) -> str:

@@ -24,9 +24,9 @@ from gn_dagster.assets.prompts import read_prompts_frame
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
-from gn_models.fsio import join, localize
-from gn_models.npd_store import open_shard, read_states
-from gn_models.quality import (
+from gn_models.utils.fsio import join, localize
+from gn_models.data.noise_sequence_store import open_shard, read_states
+from gn_models.evaluation.quality import (
     NORM_BAND,
     Verdict,
     kept_fraction_above,
@@ -34,7 +34,7 @@ from gn_models.quality import (
     score_table_complete,
     standard_normal,
 )
-from gn_models.registry import load_golden_model
+from gn_models.golden_noise.registry import load_golden_model
 
 PROBE_PROMPTS = ["a photo of an astronaut riding a horse", "the handwritten number 3"]
 PROBE_SEEDS = [11, 12, 13, 14]

@@ -13,7 +13,7 @@ import pandas as pd
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 from PIL import Image
 
-from gn_models.images import markdown_image
+from gn_models.utils.images import markdown_image
 
 
 def table(frame: pd.DataFrame) -> MetadataValue:

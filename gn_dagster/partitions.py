@@ -14,7 +14,7 @@ import os
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition
 
-from gn_models.prompt_shards import hash_shard_keys
+from gn_models.data.shards import hash_shard_keys
 
 NUM_SHARDS = int(os.environ.get("GN_NUM_SHARDS", "8"))  # hash shards of a file source
 try:

@@ -13,13 +13,13 @@ from typing import Any
 import torch
 from dagster import ConfigurableResource
 
-from gn_models.backend import DiffusionBackend
-from gn_models.diffusers_backend import DiffusersBackend, load_pipeline
-from gn_models.digits.backend import DigitsBackend
-from gn_models.digits.reward import DigitClassifierReward
-from gn_models.fsio import join, localize
-from gn_models.hpsv2 import HPSv2Reward, find_hpsv2_checkpoint
-from gn_models.reward import RewardModel
+from gn_models.backends.base import DiffusionBackend
+from gn_models.backends.diffusers_backend import DiffusersBackend, load_pipeline
+from gn_models.backends.digits_backend import DigitsBackend
+from gn_models.rewards.digit_classifier import DigitClassifierReward
+from gn_models.utils.fsio import join, localize
+from gn_models.rewards.hpsv2 import HPSv2Reward, find_hpsv2_checkpoint
+from gn_models.rewards.base import RewardModel
 
 BASE_MODEL_FILE = "model.json"  # what the sdxl profile's base_model asset writes
 REWARD_FILE = "reward.json"

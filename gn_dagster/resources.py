@@ -5,7 +5,7 @@ from importlib import resources as importlib_resources
 from dagster import ConfigurableResource, DagsterInstance
 
 from gn_dagster.partitions import NUM_SHARDS, register_shards, registered_shards
-from gn_models.prompt_shards import read_shards, source_signature
+from gn_models.data.shards import read_shards, source_signature
 from gn_models.prompts import Prompt
 
 

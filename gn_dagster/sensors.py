@@ -35,7 +35,7 @@ from dagster import (
 
 from gn_dagster.jobs import COLLECT_ASSETS, collect_noise_job
 from gn_dagster.resources import PromptSourceResource
-from gn_models.prompt_shards import shard_version
+from gn_models.data.shards import shard_version
 
 SENSOR_INTERVAL = int(os.environ.get("GN_SENSOR_INTERVAL", "30"))
 DATA_VERSION_TAG = "dagster/data_version"  # the tag Dagster reads data versions from

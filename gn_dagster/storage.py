@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from gn_models import fsio
+from gn_models.utils import fsio
 
 
 def default_storage_root() -> str:

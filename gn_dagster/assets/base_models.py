@@ -12,12 +12,12 @@ from dagster import (
 from gn_dagster.metadata import line_plot
 from gn_dagster.profiles import DigitsProfileResource
 from gn_dagster.storage import StorageResource
-from gn_models.digest import digest_tree
-from gn_models.digits.data import load_digit_splits
-from gn_models.digits.reward import DigitClassifierReward
-from gn_models.digits.train_base import BaseModelTrainingConfig, train_digits_base_model
-from gn_models.fsio import staged_write
-from gn_models.text_encoder import MiniLMTextEncoder
+from gn_models.utils.digest import digest_tree
+from gn_models.data.digits import load_digit_splits
+from gn_models.rewards.digit_classifier import DigitClassifierReward
+from gn_models.backends.digits_training import BaseModelTrainingConfig, train_digits_base_model
+from gn_models.utils.fsio import staged_write
+from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
 
 GROUP = "models"
 

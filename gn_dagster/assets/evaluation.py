@@ -24,16 +24,16 @@ from gn_dagster.metadata import histogram_plot, table
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
 from gn_models.ddim import re_denoise
-from gn_models.digest import digest_tree
+from gn_models.utils.digest import digest_tree
 from gn_models.evaluation import (
     EvalSetting,
     comparison_table,
     paired_scores,
     sample_with_noise,
 )
-from gn_models.fsio import join, localize, staged_write
-from gn_models.images import image_grid, load_png, markdown_image, save_png
-from gn_models.registry import load_golden_model
+from gn_models.utils.fsio import join, localize, staged_write
+from gn_models.utils.images import image_grid, load_png, markdown_image, save_png
+from gn_models.golden_noise.registry import load_golden_model
 
 GROUP = "evaluation"
 BASELINES = ["standard", "redenoise"]

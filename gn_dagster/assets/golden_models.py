@@ -23,19 +23,19 @@ from gn_dagster.metadata import line_plot
 from gn_dagster.partitions import registered_shards
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
-from gn_models.digest import digest_tree
-from gn_models.fsio import staged_write
-from gn_models.golden_model import GoldenNoiseModel
-from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
+from gn_models.utils.digest import digest_tree
+from gn_models.utils.fsio import staged_write
+from gn_models.golden_noise.base import GoldenNoiseModel
+from gn_models.golden_noise.film_noise_net import FiLMNoiseNet, FiLMNoiseNetConfig
 from gn_models.npd import kept_at
-from gn_models.npd_store import open_shard, read_shard
-from gn_models.npnet import NPNet, NPNetConfig, resolve_residual
-from gn_models.sequence_rnn import NoiseSequenceRNN, NoiseSequenceRNNConfig
-from gn_models.sequence_transformer import (
-    NoiseSequenceTransformer,
-    NoiseSequenceTransformerConfig,
+from gn_models.data.noise_sequence_store import open_shard, read_shard
+from gn_models.golden_noise.npnet import NPNet, NPNetConfig, resolve_residual
+from gn_models.golden_noise.noise_gru import NoiseGRU, NoiseGRUConfig
+from gn_models.golden_noise.noise_transformer import (
+    NoiseTransformer,
+    NoiseTransformerConfig,
 )
-from gn_models.train_noise_model import NoiseModelTrainingConfig, train_noise_model
+from gn_models.golden_noise.training import TrainingConfig, train_noise_model
 
 GROUP = "golden_noise_models"
 
@@ -49,8 +49,8 @@ class TrainingConfig(Config):
     patience: int = 4  # evaluations without improvement before early stopping
     seed: int = 0
 
-    def training(self) -> NoiseModelTrainingConfig:
-        return NoiseModelTrainingConfig(
+    def training(self) -> TrainingConfig:
+        return TrainingConfig(
             self.steps,
             self.batch_size,
             self.learning_rate,
@@ -264,12 +264,12 @@ def build_npnet(c: NPNetAssetConfig, shape, embeds, n) -> NPNet:
 
 
 def build_film(c: FiLMAssetConfig, shape, embeds, n) -> FiLMNoiseNet:
-    return FiLMNoiseNet(NoiseNetConfig(shape[0], embeds.pooled.shape[1], c.hidden, c.num_blocks))
+    return FiLMNoiseNet(FiLMNoiseNetConfig(shape[0], embeds.pooled.shape[1], c.hidden, c.num_blocks))
 
 
-def build_transformer(c: TransformerAssetConfig, shape, embeds, n) -> NoiseSequenceTransformer:
-    return NoiseSequenceTransformer(
-        NoiseSequenceTransformerConfig(
+def build_transformer(c: TransformerAssetConfig, shape, embeds, n) -> NoiseTransformer:
+    return NoiseTransformer(
+        NoiseTransformerConfig(
             channels=shape[0],
             embed_dim=embeds.prompt_embeds.shape[2],
             patch_size=c.patch_size,
@@ -281,9 +281,9 @@ def build_transformer(c: TransformerAssetConfig, shape, embeds, n) -> NoiseSeque
     )
 
 
-def build_gru(c: GRUAssetConfig, shape, embeds, n) -> NoiseSequenceRNN:
-    return NoiseSequenceRNN(
-        NoiseSequenceRNNConfig(
+def build_gru(c: GRUAssetConfig, shape, embeds, n) -> NoiseGRU:
+    return NoiseGRU(
+        NoiseGRUConfig(
             channels=shape[0],
             embed_dim=embeds.pooled.shape[1],
             hidden=c.hidden,
@@ -319,7 +319,7 @@ TRANSFORMER = ModelSpec(
     TransformerAssetConfig,
     build_transformer,
     False,
-    "NoiseSequenceTransformer: noise patches as tokens, cross-attention to the "
+    "NoiseTransformer: noise patches as tokens, cross-attention to the "
     "prompt; learns the re-denoise transition on kept n-step sequences and rolls "
     "it forward n steps at inference.",
 )
@@ -328,7 +328,7 @@ GRU = ModelSpec(
     GRUAssetConfig,
     build_gru,
     False,
-    "NoiseSequenceRNN: FiLM-conditioned CNN encoder + GRU over re-denoise steps "
+    "NoiseGRU: FiLM-conditioned CNN encoder + GRU over re-denoise steps "
     "(residual and optional variance prediction); rolls forward n steps.",
 )
 MODEL_SPECS = {spec.name: spec for spec in (NPNET, FILM, TRANSFORMER, GRU)}

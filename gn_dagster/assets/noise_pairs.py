@@ -18,10 +18,10 @@ from gn_dagster.automation import on_data_change
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.profiles import ProfileResource
 from gn_dagster.storage import StorageResource
-from gn_models.digest import digest_arrays
-from gn_models.images import image_grid, markdown_image
+from gn_models.utils.digest import digest_arrays
+from gn_models.utils.images import image_grid, markdown_image
 from gn_models.npd import NoiseSequences, SamplingConfig, collect_noise_sequences, kept_at
-from gn_models.npd_store import write_shard
+from gn_models.data.noise_sequence_store import write_shard
 
 PREVIEW_COLUMNS = 16
 

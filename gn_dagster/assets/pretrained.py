@@ -15,9 +15,9 @@ from huggingface_hub import try_to_load_from_cache
 
 from gn_dagster.profiles import BASE_MODEL_FILE, REWARD_FILE, SDXLProfileResource
 from gn_dagster.storage import StorageResource
-from gn_models.digest import digest_tree
-from gn_models.fsio import staged_write
-from gn_models.hpsv2 import find_hpsv2_checkpoint
+from gn_models.utils.digest import digest_tree
+from gn_models.utils.fsio import staged_write
+from gn_models.rewards.hpsv2 import find_hpsv2_checkpoint
 
 GROUP = "models"
 

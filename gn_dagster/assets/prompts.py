@@ -18,7 +18,7 @@ from gn_dagster.metadata import table
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.resources import PromptSourceResource
 from gn_dagster.storage import StorageResource
-from gn_models.prompt_shards import shard_version
+from gn_models.data.shards import shard_version
 from gn_models.prompts import Prompt, read_prompts
 
 GROUP = "prompts"

@@ -2,9 +2,9 @@
 
 import torch
 
-from gn_models.backend import DiffusionBackend
-from gn_models.digits.backend import SCHEDULER_CONFIG
-from gn_models.text_encoder import PromptEmbeds
+from gn_models.backends.base import DiffusionBackend
+from gn_models.backends.digits_backend import SCHEDULER_CONFIG
+from gn_models.types import PromptEmbeds
 
 
 class AnalyticBackend(DiffusionBackend):

@@ -7,7 +7,7 @@ from diffusers import DDPMPipeline, DDPMScheduler, EulerDiscreteScheduler, UNet2
 from tiny_pipelines import SIZES, build_tiny_sdxl
 
 from gn_models.ddim import ddim_sample, re_denoise
-from gn_models.diffusers_backend import (
+from gn_models.backends.diffusers_backend import (
     DiffusersBackend,
     ModelWeightsNotFoundError,
     load_pipeline,

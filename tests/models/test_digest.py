@@ -1,6 +1,6 @@
 import numpy as np
 
-from gn_models.digest import digest_arrays, digest_tree
+from gn_models.utils.digest import digest_arrays, digest_tree
 
 
 def test_array_digest_sees_values_dtype_shape_and_names():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gn_models.evaluation import win_rate
+from gn_models.evaluation.paired_scores import win_rate
 
 
 def test_wilson_interval_known_values():

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gn_models import fsio
-from gn_models.npd_store import IncompleteShardError, read_shard, write_shard
+from gn_models.utils import fsio
+from gn_models.data.noise_sequence_store import IncompleteShardError, read_shard, write_shard
 from models.test_npd_store import make_sequences
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from tiny_pipelines import TINY_HPSV2_ARCH
 from torchvision.transforms.functional import to_tensor
 
-from gn_models.hpsv2 import (
+from gn_models.rewards.hpsv2 import (
     HPSV2_REPO,
     HPSv2CheckpointError,
     HPSv2CheckpointNotFoundError,

@@ -3,7 +3,7 @@ import numpy as np
 from gn_models.ddim import re_denoise
 from gn_models.npd import SamplingConfig, collect_noise_sequences
 from gn_models.prompts import Prompt, prompt_seed
-from gn_models.reward import RewardModel
+from gn_models.rewards.base import RewardModel
 from models.analytic_backend import AnalyticBackend
 
 

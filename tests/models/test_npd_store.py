@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import zarr
 
-from gn_models.npd import NoiseSequences
-from gn_models.npd_store import IncompleteShardError, open_shard, read_shard, write_shard
+from gn_models.data.noise_sequences import NoiseSequences
+from gn_models.data.noise_sequence_store import IncompleteShardError, open_shard, read_shard, write_shard
 
 
 def make_sequences(n=5, fill=0.0, steps=3):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from gn_models.npnet import NPNet, NPNetConfig, load_official_npnet, tile_grid
-from gn_models.text_encoder import PromptEmbeds
+from gn_models.golden_noise.npnet import NPNet, NPNetConfig, load_official_npnet, tile_grid
+from gn_models.types import PromptEmbeds
 
 
 def cond(batch, tokens=3, dim=8):

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from gn_models.prompt_shards import (
+from gn_models.data.shards import (
     MAX_SHARDS,
     hash_shard_keys,
     read_shards,

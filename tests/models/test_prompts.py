@@ -231,7 +231,7 @@ def test_hf_hub_name_read_from_cache_offline(hf_cache, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("offline_env", ["1", None])
 def test_hf_hub_name_not_cached_says_what_to_fetch(hf_cache, monkeypatch, offline_env):
-    from gn_models.prompt_datasets import DatasetNotCachedError
+    from gn_models.data.hf_datasets import DatasetNotCachedError
 
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)

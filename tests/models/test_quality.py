@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from gn_models.quality import (
+from gn_models.evaluation.quality import (
     kept_fraction_above,
     norm_ratio_in_band,
     score_table_complete,

@@ -1,17 +1,17 @@
 import pytest
 import torch
 
-from gn_models.registry import load_golden_model
-from gn_models.sequence_rnn import (
-    NoiseSequenceRNN,
-    NoiseSequenceRNNConfig,
+from gn_models.golden_noise.registry import load_golden_model
+from gn_models.golden_noise.noise_gru import (
+    NoiseGRU,
+    NoiseGRUConfig,
     gaussian_kl_to_standard,
 )
-from gn_models.sequence_transformer import (
-    NoiseSequenceTransformer,
-    NoiseSequenceTransformerConfig,
+from gn_models.golden_noise.noise_transformer import (
+    NoiseTransformer,
+    NoiseTransformerConfig,
 )
-from gn_models.text_encoder import PromptEmbeds
+from gn_models.types import PromptEmbeds
 
 
 def cond(batch, tokens=3, dim=8):
@@ -22,16 +22,16 @@ def cond(batch, tokens=3, dim=8):
 
 
 def transformer(channels=1, steps=3):
-    return NoiseSequenceTransformer(
-        NoiseSequenceTransformerConfig(
+    return NoiseTransformer(
+        NoiseTransformerConfig(
             channels=channels, embed_dim=8, dim=16, depth=1, heads=2, num_steps=steps
         )
     )
 
 
 def gru(channels=1, steps=3, **kw):
-    return NoiseSequenceRNN(
-        NoiseSequenceRNNConfig(
+    return NoiseGRU(
+        NoiseGRUConfig(
             channels=channels, embed_dim=8, hidden=8, num_blocks=1, gru_dim=8, num_steps=steps, **kw
         )
     )

@@ -1,8 +1,8 @@
 import torch
 
-from gn_models.noise_net import FiLMNoiseNet, NoiseNetConfig
-from gn_models.text_encoder import PromptEmbeds
-from gn_models.train_noise_model import NoiseModelTrainingConfig, train_noise_model
+from gn_models.golden_noise.film_noise_net import FiLMNoiseNet, FiLMNoiseNetConfig
+from gn_models.types import PromptEmbeds
+from gn_models.golden_noise.training import TrainingConfig, train_noise_model
 
 
 def toy_data(n=64):
@@ -18,8 +18,8 @@ def toy_data(n=64):
 
 def train(**config):
     sequences, index, embeds = toy_data()
-    model = FiLMNoiseNet(NoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
-    config = NoiseModelTrainingConfig(batch_size=16, **config)
+    model = FiLMNoiseNet(FiLMNoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
+    config = TrainingConfig(batch_size=16, **config)
     return model, train_noise_model(model, sequences, index, embeds, config, device="cpu")
 
 

@@ -9,11 +9,11 @@ from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.definitions import defs
 from gn_dagster.partitions import NUM_SHARDS, registered_shards
 from gn_models.ddim import re_denoise
-from gn_models.digits.backend import DigitsBackend
-from gn_models.npd_store import open_shard, read_shard
-from gn_models.prompt_shards import hash_shard_keys
+from gn_models.backends.digits_backend import DigitsBackend
+from gn_models.data.noise_sequence_store import open_shard, read_shard
+from gn_models.data.shards import hash_shard_keys
 from gn_models.prompts import read_prompt_file, shard_of
-from gn_models.registry import load_golden_model
+from gn_models.golden_noise.registry import load_golden_model
 from pipeline.conftest import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
 
 SOURCE_NAMES = ["prompt_source", "eval_prompt_source"]

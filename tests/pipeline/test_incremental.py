@@ -9,7 +9,7 @@ from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.demo import run_job
 from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
 from gn_dagster.partitions import NUM_SHARDS
-from gn_models.prompt_shards import hash_shard_keys
+from gn_models.data.shards import hash_shard_keys
 from gn_models.prompts import shard_of
 from pipeline.conftest import TINY
 from pipeline.staleness import stale_assets

@@ -6,7 +6,7 @@ from gn_dagster.assets.prompts import prompts, read_prompts_frame
 from gn_dagster.partitions import NUM_SHARDS, register_shards
 from gn_dagster.resources import PromptSourceResource
 from gn_dagster.storage import StorageResource
-from gn_models.prompt_shards import hash_shard_keys, shard_version
+from gn_models.data.shards import hash_shard_keys, shard_version
 from gn_models.prompts import PromptFileError, shard_of
 
 SHARDS = hash_shard_keys(NUM_SHARDS)

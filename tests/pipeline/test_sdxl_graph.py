@@ -30,9 +30,9 @@ from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.partitions import registered_shards
 from gn_dagster.profiles import SDXLProfileResource
-from gn_models import fsio
-from gn_models.npd_store import open_shard, read_shard
-from gn_models.registry import load_golden_model
+from gn_models.utils import fsio
+from gn_models.data.noise_sequence_store import open_shard, read_shard
+from gn_models.golden_noise.registry import load_golden_model
 from pipeline.conftest import TINY, head_of
 
 PROMPTS = "../shared/data/prompts"

@@ -23,7 +23,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.partitions import NUM_SHARDS
-from gn_models.prompt_shards import hash_shard_keys
+from gn_models.data.shards import hash_shard_keys
 from gn_models.prompts import shard_of
 
 REPO = Path(__file__).parents[2]

@@ -1,0 +1,1 @@
+"""Evaluation: images per method, paired scores and win rates, quality checks."""

@@ -1,0 +1,161 @@
+"""Quality checks of pipeline outputs: noise statistics, the NPD keep rate, model outputs and
+score tables. Each returns a ``Verdict``; the Dagster asset checks report them, and the
+blocking ones stop bad data from reaching what is trained or evaluated on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gn_models.evaluation.paired_scores import win_rate
+
+# Allowed per-sample ||golden noise|| / ||x_T||. Healthy 10-step re-denoise chains on the
+# 64-dimensional digits latents drift to 0.4-2.3 x, with rare outliers (0.23 seen once in 900
+# samples); a blow-up or a collapse puts most samples far outside.
+NORM_BAND = (0.25, 4.0)
+MAX_OUTSIDE_BAND = 0.02  # fraction of samples allowed outside NORM_BAND
+Z_TOLERANCE = 6.0  # standard errors allowed for the sample mean and std of x_T
+KEPT_FLOOR = 0.1  # the NPD keeps about half of the samples; 10% means something is broken
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one check: passed, one line saying why, and the numbers behind it."""
+
+    passed: bool
+    description: str
+    metrics: dict[str, float | int | str] = field(default_factory=dict)
+
+
+def standard_normal(x_T: np.ndarray, z: float = Z_TOLERANCE) -> Verdict:
+    """x_T looks like N(0, I): every value finite, and the sample mean and standard deviation
+    within ``z`` standard errors of 0 and 1 (SE 1/sqrt(n) and 1/sqrt(2n) for n values).
+
+    Args:
+        x_T: (N, C, H, W) float noise, any N (N = 0 passes: an empty shard).
+    """
+    n = x_T.size
+    if n == 0:
+        return Verdict(True, "No samples (empty shard).", {"values": 0})
+    finite = bool(np.isfinite(x_T).all())
+    values = x_T.astype(np.float64)
+    mean, std = float(values.mean()), float(values.std())
+    mean_tol, std_tol = z / math.sqrt(n), z / math.sqrt(2 * n)
+    passed = finite and abs(mean) <= mean_tol and abs(std - 1.0) <= std_tol
+    return Verdict(
+        passed,
+        f"x_T over {n} values: mean {mean:.4f} (allowed +-{mean_tol:.4f}), std {std:.4f} "
+        f"(allowed 1 +-{std_tol:.4f}), {'all finite' if finite else 'NOT all finite'}.",
+        {
+            "values": n,
+            "mean": mean,
+            "std": std,
+            "mean_tolerance": mean_tol,
+            "std_tolerance": std_tol,
+        },
+    )
+
+
+def norm_ratio_in_band(
+    golden: np.ndarray,
+    x_T: np.ndarray,
+    band: tuple[float, float] = NORM_BAND,
+    max_outside: float = MAX_OUTSIDE_BAND,
+) -> Verdict:
+    """Golden noise has x_T's shape, is finite, and the L2 norm of each sample (all but a
+    fraction ``max_outside`` of them) is within ``band`` times its x_T's.
+
+    Args:
+        golden, x_T: (N, C, H, W) float, golden[i] made from x_T[i].
+    """
+    if golden.shape != x_T.shape:
+        return Verdict(False, f"golden noise has shape {golden.shape}, x_T {x_T.shape}.")
+    if len(x_T) == 0:
+        return Verdict(True, "No samples (empty shard).", {"samples": 0})
+    finite = bool(np.isfinite(golden).all())
+    ratio = np.linalg.norm(golden.reshape(len(golden), -1).astype(np.float64), axis=1) / (
+        np.linalg.norm(x_T.reshape(len(x_T), -1).astype(np.float64), axis=1)
+    )
+    low, high = float(np.nanmin(ratio)), float(np.nanmax(ratio))
+    outside = int(((ratio < band[0]) | (ratio > band[1]) | ~np.isfinite(ratio)).sum())
+    return Verdict(
+        finite and outside <= max_outside * len(ratio),
+        f"||golden|| / ||x_T|| per sample in [{low:.3f}, {high:.3f}] (band {band[0]}-{band[1]}); "
+        f"{outside} of {len(ratio)} outside (allowed {max_outside:.0%}); "
+        f"{'all finite' if finite else 'NOT all finite'}.",
+        {"samples": len(ratio), "min_ratio": low, "max_ratio": high, "outside_band": outside},
+    )
+
+
+def kept_fraction_above(kept: np.ndarray, floor: float = KEPT_FLOOR) -> Verdict:
+    """The NPD filter keeps at least ``floor`` of the samples: fails only when the upper end
+    of the 95% Wilson interval of the kept fraction is below ``floor`` (so a shard of a few
+    samples that kept none by chance passes).
+
+    Args:
+        kept: (N,) bool keep flags.
+    """
+    if len(kept) == 0:
+        return Verdict(True, "No samples (empty shard).", {"samples": 0})
+    rate = win_rate(np.asarray(kept, dtype=bool))
+    return Verdict(
+        rate.high >= floor,
+        f"kept {rate.wins} of {rate.n} = {rate.rate:.1%} (95% CI {rate.low:.1%}-{rate.high:.1%}); "
+        f"floor {floor:.0%}.",
+        {"samples": rate.n, "kept_fraction": rate.rate, "ci_high": rate.high, "floor": floor},
+    )
+
+
+def score_table_complete(
+    scores: pd.DataFrame,
+    prompts: list[str],
+    seeds: list[int],
+    groups: pd.DataFrame,
+    score_range: tuple[float, float],
+) -> Verdict:
+    """Every (setting, method) group holds every prompt x seed exactly once, and every reward
+    is finite and within ``score_range``.
+
+    Args:
+        scores: the paired score table (columns cfg_scale, num_steps, method, prompt, seed,
+            reward_standard, reward_golden).
+        prompts, seeds: the evaluation prompts and seeds.
+        groups: the expected (cfg_scale, num_steps, method) rows.
+        score_range: (low, high) of the reward model.
+    """
+    keys = ["cfg_scale", "num_steps", "method"]
+    expected = (
+        groups[keys]
+        .drop_duplicates()
+        .merge(
+            pd.DataFrame({"prompt": prompts}).merge(pd.DataFrame({"seed": seeds}), how="cross"),
+            how="cross",
+        )
+    )
+    present = scores[[*keys, "prompt", "seed"]]
+    missing = len(
+        expected.merge(present.drop_duplicates(), how="left", indicator=True).query(
+            "_merge == 'left_only'"
+        )
+    )
+    duplicated = int(present.duplicated().sum())
+    rewards = scores[["reward_standard", "reward_golden"]].to_numpy(dtype=np.float64)
+    low, high = score_range
+    out_of_range = int((~np.isfinite(rewards) | (rewards < low) | (rewards > high)).sum())
+    return Verdict(
+        missing == 0 and duplicated == 0 and out_of_range == 0,
+        f"{len(scores)} rows for {len(expected)} expected (setting, method, prompt, seed): "
+        f"{missing} missing, {duplicated} duplicated; {out_of_range} rewards outside "
+        f"[{low:g}, {high:g}] or not finite.",
+        {
+            "rows": len(scores),
+            "expected_rows": len(expected),
+            "missing": missing,
+            "duplicated": duplicated,
+            "rewards_out_of_range": out_of_range,
+        },
+    )

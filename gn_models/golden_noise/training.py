@@ -1,0 +1,196 @@
+"""Train a golden-noise model on noise sequences (NPNet, Sec. 3.4; sequence models alike).
+
+Each model defines ``training_loss(sequence, cond)``; one-step models get (N, 2, C, H, W)
+pairs [x_T, x'_1], sequence models (N, n+1, C, H, W). Accelerate runs the loop (CPU, one or
+more GPUs, mixed precision via ``accelerate launch``), with a validation split, early stopping
+on the validation loss (the best weights are kept) and tqdm progress.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from gn_models.backends.base import DiffusionBackend
+from gn_models.golden_noise.base import GoldenNoiseModel
+from gn_models.types import PromptEmbeds
+from gn_models.utils.training import adamw_cosine, make_accelerator
+
+
+@dataclass
+class TrainingConfig:
+    """Optimiser and early-stopping settings of every golden-noise model (each model may
+    override defaults through its ``training_defaults``)."""
+
+    steps: int = 1500  # maximum optimiser steps
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    val_fraction: float = 0.1  # held-out sequences for the validation loss
+    eval_every: int = 100  # steps between validation losses
+    patience: int = 4  # stop after this many evaluations without improvement
+    seed: int = 0
+
+
+@dataclass
+class TrainingLog:
+    """Loss curves, the identity baseline (MSE of x'_k = x'_{k-1}) and the stopping point."""
+
+    train_steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    identity_val_loss: float = float("nan")
+    best_val_loss: float = float("inf")
+    best_step: int = 0
+    stopped_early: bool = False
+    num_train: int = 0
+    num_val: int = 0
+    seconds: float = 0.0
+
+
+def train_golden_model(
+    model_class: type[GoldenNoiseModel],
+    config,
+    training: TrainingConfig,
+    backend: DiffusionBackend,
+    noise: np.ndarray,
+    prompts: np.ndarray,
+    device: str = "auto",
+) -> tuple[GoldenNoiseModel, TrainingLog]:
+    """Build ``model_class`` for this data (``from_data``) and train it.
+
+    Args:
+        config: the model's config dataclass (its data fields are set from the data).
+        training: optimiser and early-stopping settings.
+        backend: encodes the training prompts (prompt_embeds become float32).
+        noise: (N, n+1, C, H, W) float32 kept sequences ([x_T, x'_1] pairs for one-step
+            models).
+        prompts: (N,) str, the prompt of each sequence.
+
+    Returns:
+        the trained model (eval mode, best validation weights) and the training log.
+    """
+    texts, prompt_index = np.unique(prompts, return_inverse=True)
+    embeds = backend.encode_prompts(list(texts))
+    torch.manual_seed(training.seed)
+    embeds = embeds.float()
+    model = model_class.from_data(config, backend.latent_shape, embeds, noise.shape[1] - 1)
+    log = train_noise_model(
+        model,
+        torch.from_numpy(noise),
+        torch.from_numpy(prompt_index),
+        embeds,
+        training,
+        device=device,
+    )
+    return model, log
+
+
+def train_noise_model(
+    model: GoldenNoiseModel,
+    sequences: torch.Tensor,
+    prompt_index: torch.Tensor,
+    embeds: PromptEmbeds,
+    config: TrainingConfig,
+    device: str = "auto",
+) -> TrainingLog:
+    """Fit ``model`` on sequences (N, n+1, C, H, W) float32 with prompts ``embeds[prompt_index]``.
+
+    Returns the log; ``model`` ends in eval mode with its best validation weights.
+
+    Raises:
+        ValueError: fewer than 2 sequences (no train/validation split possible).
+    """
+    if len(sequences) < 2:
+        raise ValueError(
+            f"Need at least 2 kept noise sequences to train and validate, got {len(sequences)}. "
+            "Add prompts or seeds, or lower the keep margin."
+        )
+    generator = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(len(sequences), generator=generator)
+    n_val = max(1, round(config.val_fraction * len(sequences)))
+    val, train = order[:n_val], order[n_val:]
+    accelerator = make_accelerator(device)
+    loader = DataLoader(
+        TensorDataset(sequences[train], prompt_index[train]),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+    )
+    optimizer, schedule = adamw_cosine(model, config.learning_rate, config.steps)
+    wrapped, optimizer, loader = accelerator.prepare(_TrainingLoss(model), optimizer, loader)
+    embeds = embeds.to(accelerator.device)
+    val_seq = sequences[val].to(accelerator.device)
+    val_cond = embeds.index(prompt_index[val].to(accelerator.device))
+    log = TrainingLog(
+        num_train=len(train),
+        num_val=len(val),
+        identity_val_loss=F.mse_loss(val_seq[:, :-1], val_seq[:, 1:]).item(),
+    )
+    best_state, step, bad_evals = None, 0, 0
+    start = time.perf_counter()
+    progress = tqdm(total=config.steps, desc=f"train {model.kind}", mininterval=5)
+    while step < config.steps and bad_evals < config.patience:
+        for sequence, idx in loader:
+            wrapped.train()
+            loss = wrapped(sequence, *embeds.index(idx).astuple())
+            accelerator.backward(loss)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            progress.update()
+            log.train_steps.append(step)
+            log.train_loss.append(loss.item())
+            if step % config.eval_every == 0 or step == config.steps:
+                log.val_steps.append(step)
+                log.val_loss.append(_validation_loss(model, val_seq, val_cond))
+                if log.val_loss[-1] < log.best_val_loss:
+                    log.best_val_loss, log.best_step, bad_evals = log.val_loss[-1], step, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_evals += 1
+            if step == config.steps or bad_evals >= config.patience:
+                break
+    progress.close()
+    log.stopped_early = bad_evals >= config.patience
+    log.seconds = time.perf_counter() - start
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return log
+
+
+class _TrainingLoss(torch.nn.Module):
+    """Routes ``training_loss`` through ``forward`` so DDP (multi-GPU) syncs its gradients."""
+
+    def __init__(self, model: GoldenNoiseModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, sequence, prompt_embeds, attention_mask, pooled) -> torch.Tensor:
+        return self.model.training_loss(
+            sequence, PromptEmbeds(prompt_embeds, attention_mask, pooled)
+        )
+
+
+@torch.no_grad()
+def _validation_loss(
+    model: GoldenNoiseModel, sequence: torch.Tensor, cond: PromptEmbeds, batch_size: int = 512
+) -> float:
+    model.eval()
+    losses = [
+        model.training_loss(
+            sequence[i : i + batch_size], cond.index(slice(i, i + batch_size))
+        ).item()
+        * len(sequence[i : i + batch_size])
+        for i in range(0, len(sequence), batch_size)
+    ]
+    return sum(losses) / len(sequence)

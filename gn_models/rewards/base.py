@@ -1,0 +1,60 @@
+"""The reward interface: score images against their prompts (HPSv2, a digit classifier, ...).
+
+A reward plays one of two roles in the graph: the *filter* keeps re-denoise samples whose
+images it prefers, the *judge* scores the evaluation. The two may be different models.
+
+Adding a reward: subclass ``RewardModel`` in a new file of this package, with a settings
+dataclass (``config_class``) and ``prepare`` / ``load``, and add one line to
+``gn_models.rewards.registry``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from gn_models.types import PreparedModel
+
+
+class RewardModel(ABC):
+    """Scores generated images; higher is better. ``name`` and ``version`` go into every score
+    table so that rewards of different models or versions are never mixed; every score lies
+    in ``score_range`` (low, high), which the score-table check enforces.
+
+    Class attributes: ``kind`` (registry name = module name) and ``config_class`` (the
+    settings dataclass that ``prepare`` and ``load`` take)."""
+
+    kind: ClassVar[str] = ""
+    config_class: ClassVar[type] = object
+    name: str
+    version: str
+    score_range: tuple[float, float]
+
+    @classmethod
+    @abstractmethod
+    def prepare(cls, config: Any, directory: Path, device: str = "auto") -> PreparedModel:
+        """Make the reward ready under the local folder ``directory``: train and save it, or
+        verify pretrained weights and record which; returns what to show in the UI."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, config: Any, directory: Path, device: str = "auto") -> RewardModel:
+        """The reward that ``prepare`` made ready in ``directory``."""
+
+    @abstractmethod
+    def score(
+        self, images: torch.Tensor, prompts: list[str], labels: list[int | None]
+    ) -> torch.Tensor:
+        """Reward per image.
+
+        Args:
+            images: (B, C, H, W) float32 in [0, 1].
+            prompts: B prompt texts.
+            labels: B optional integer labels from the prompt file (None where absent).
+
+        Returns:
+            (B,) float32 rewards on the CPU.
+        """

@@ -1,0 +1,16 @@
+"""Every reward model, by ``kind``.
+
+Adding a reward: its file in this package, plus one entry in ``REWARD_CLASSES`` below (or
+``register_reward(cls)`` from outside the package, before the Dagster definitions are built).
+"""
+
+from __future__ import annotations
+
+from gn_models.rewards.base import RewardModel
+from gn_models.rewards.digit_classifier import DigitClassifierReward
+from gn_models.rewards.hpsv2 import HPSv2Reward
+from gn_models.utils.registry import Registry
+
+REWARD_CLASSES: Registry[RewardModel] = Registry("reward", [DigitClassifierReward, HPSv2Reward])
+register_reward = REWARD_CLASSES.register
+reward_class = REWARD_CLASSES.get

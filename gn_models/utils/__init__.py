@@ -1,0 +1,1 @@
+"""Small utilities: artifact storage (fsio), digests, images, devices, records, registries."""
