@@ -7,23 +7,14 @@
   ``GN_TRAIN_CRON`` (default nightly at 03:00, in ``GN_CRON_TIMEZONE``, default UTC): at the
   tick it reruns if an input changed since its last run, so one edited prompt does not
   retrain a model every minute. ``scores`` and ``comparison`` follow in the same run.
-- ``prompts`` is rematerialized by the prompt sensor (``gn_dagster.sensors``), not here.
+- ``prompts`` is rematerialized by the prompt sensor (``gn_dagster.defs.prompts.sensor``),
+  not here.
 
-The ``golden_noise_automation`` sensor evaluates these conditions (every 30 s by default);
-it starts running with ``dagster dev``.
+The ``golden_noise_automation`` sensor (``gn_dagster.defs.automation``) evaluates these
+conditions (every 30 s by default); it starts running with ``dagster dev``.
 """
 
-import os
-
-from dagster import (
-    AssetSelection,
-    AutomationCondition,
-    AutomationConditionSensorDefinition,
-    DefaultSensorStatus,
-)
-
-TRAIN_CRON = os.environ.get("GN_TRAIN_CRON", "0 3 * * *")
-CRON_TIMEZONE = os.environ.get("GN_CRON_TIMEZONE", "UTC")
+from dagster import AutomationCondition
 
 
 def any_deps_changed() -> AutomationCondition:
@@ -62,9 +53,7 @@ def any_dep_failed_a_blocking_check() -> AutomationCondition:
     ).with_label("any_dep_failed_a_blocking_check")
 
 
-def on_cron_if_changed(
-    cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE, with_requested_deps: bool = False
-):
+def on_cron_if_changed(cron: str, timezone: str = "UTC", with_requested_deps: bool = False):
     """At each tick of ``cron``, run if a dependency's data or the asset's code version
     changed since the asset last ran (or it is missing); wait for dependencies still in
     progress, and until no partition of a dependency fails a blocking check.
@@ -86,11 +75,3 @@ def on_cron_if_changed(
         follow = AutomationCondition.any_deps_match(AutomationCondition.will_be_requested())
         condition = condition | (follow.with_label("a dependency is requested") & _ready())
     return condition.with_label(f"on cron '{cron}' ({timezone}) if inputs changed")
-
-
-automation_sensor = AutomationConditionSensorDefinition(
-    "golden_noise_automation",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates every asset's automation condition (see gn_dagster.automation).",
-)

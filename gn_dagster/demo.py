@@ -1,8 +1,8 @@
 """`make demo`: materialize the whole graph into the persistent DAGSTER_HOME, print the summary.
 
-Runs the jobs in order (observe_prompt_sources, which registers the shards; prepare_models;
-collect_noise_pairs for every shard; train_and_evaluate), each as a run recorded in the
-instance, so `make ui` shows them and finds nothing stale.
+Registers the prompt source's shards, then runs the jobs in order (observe_prompt_sources;
+prepare_models; collect_noise_sequences for every shard; train_and_evaluate), each as a run
+recorded in the instance, so `make ui` shows them and finds nothing stale.
 """
 
 from __future__ import annotations
@@ -13,21 +13,32 @@ import time
 import pandas as pd
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, RunConfig
 
-from gn_dagster.assets.evaluation import comparison_markdown
-from gn_dagster.definitions import defs as default_defs
-from gn_dagster.partitions import registered_shards
+from gn_dagster.definitions import build_definitions
+from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
+from gn_models.evaluation.paired_scores import comparison_markdown
 
 
 def materialize_all(
     defs: Definitions, instance: DagsterInstance, run_config: RunConfig | None = None, log=print
 ) -> list[ExecuteInProcessResult]:
-    """Run every job of the graph in dependency order; return the runs; raise if one fails."""
+    """Register the prompt source's shards, run every job of the graph in dependency order;
+    return the runs; raise if one fails."""
+    register_source_shards(defs, instance)
     runs = [run_job(defs, instance, "observe_prompt_sources", run_config=run_config, log=log)]
     runs.append(run_job(defs, instance, "prepare_models", run_config=run_config, log=log))
     for shard in registered_shards(instance):
-        runs.append(run_job(defs, instance, "collect_noise_pairs", shard, run_config, log))
+        runs.append(run_job(defs, instance, "collect_noise_sequences", shard, run_config, log))
     runs.append(run_job(defs, instance, "train_and_evaluate", run_config=run_config, log=log))
     return runs
+
+
+def register_source_shards(defs: Definitions, instance: DagsterInstance) -> list[str]:
+    """Register the shards of the ``prompt_source`` resource that ``instance`` does not know
+    yet (what the prompt sensor requests on its first tick); return them."""
+    added = new_shards(instance, list(defs.resources["prompt_source"].shards()))
+    if added:
+        instance.add_dynamic_partitions(prompt_shards.name, added)
+    return added
 
 
 def run_job(
@@ -64,10 +75,11 @@ def _ops_of(job, run_config: RunConfig | None, log_level: str = "INFO") -> RunCo
 
 
 def main() -> int:
+    defs = build_definitions()
     instance = DagsterInstance.get()
     start = time.perf_counter()
-    materialize_all(default_defs, instance)
-    path = default_defs.resources["storage"].comparison_path
+    materialize_all(defs, instance)
+    path = defs.resources["storage"].comparison_path
     print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s. Comparison: {path}\n")
     print(comparison_markdown(pd.read_parquet(path)))
     return 0

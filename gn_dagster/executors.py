@@ -1,4 +1,4 @@
-"""Which Dagster executor runs the steps of a run, chosen by the ``GN_EXECUTOR`` variable.
+"""Which Dagster executor runs the steps of a run, chosen by ``GN_EXECUTOR`` (``Settings``).
 
 - ``in_process`` (default): every step of a run in the run's own process. The diffusion
   backend and the reward model are loaded once per run, and the GPU is used by one step at a
@@ -16,18 +16,16 @@ packages are imported only when chosen.
 from __future__ import annotations
 
 import importlib
-import os
 
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
 
-ENV_VAR = "GN_EXECUTOR"
 DEFAULT_EXECUTOR = "in_process"
 EXECUTOR_NAMES = ("in_process", "multiprocess", "k8s", "celery")
 _SCALE_HINT = "pip install 'golden-noise[scale]'"
 
 
-def executor_from_env(name: str | None = None) -> ExecutorDefinition:
-    """The executor named by ``name``, else by ``GN_EXECUTOR``, else ``in_process``.
+def executor_by_name(name: str = DEFAULT_EXECUTOR) -> ExecutorDefinition:
+    """The executor named ``name`` ("" means ``in_process``).
 
     Names are case-insensitive and may use ``-`` for ``_`` (``in-process``).
 
@@ -35,8 +33,7 @@ def executor_from_env(name: str | None = None) -> ExecutorDefinition:
         ValueError: an unknown name (the message lists the choices).
         ImportError: ``k8s`` or ``celery`` without dagster-k8s / dagster-celery installed.
     """
-    raw = os.environ.get(ENV_VAR, "") if name is None else name
-    key = raw.strip().lower().replace("-", "_") or DEFAULT_EXECUTOR
+    key = name.strip().lower().replace("-", "_") or DEFAULT_EXECUTOR
     if key == "in_process":
         return in_process_executor
     if key == "multiprocess":
@@ -45,8 +42,9 @@ def executor_from_env(name: str | None = None) -> ExecutorDefinition:
         return _import_executor("dagster_k8s", "k8s_job_executor")
     if key == "celery":
         return _import_executor("dagster_celery", "celery_executor")
-    source = f"{ENV_VAR}={raw!r}" if name is None else repr(raw)
-    raise ValueError(f"Unknown executor {source}: choose one of {', '.join(EXECUTOR_NAMES)}.")
+    raise ValueError(
+        f"Unknown executor GN_EXECUTOR={name!r}: choose one of {', '.join(EXECUTOR_NAMES)}."
+    )
 
 
 def _import_executor(module: str, attribute: str) -> ExecutorDefinition:

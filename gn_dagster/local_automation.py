@@ -9,6 +9,7 @@ the nightly tick?" and get a deterministic answer.
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -22,19 +23,22 @@ from dagster import (
     build_sensor_context,
     evaluate_automation_conditions,
 )
-from dagster._utils.schedules import cron_string_iterator
+from croniter import croniter
 
-from gn_dagster.automation import CRON_TIMEZONE, TRAIN_CRON
+from gn_dagster.defs.prompts.sensor import evaluate_prompt_sensor
 from gn_dagster.demo import run_job
-from gn_dagster.sensors import prompt_sensor
+from gn_dagster.settings import Settings
+
+TRAIN_CRON, CRON_TIMEZONE = Settings.train_cron, Settings.cron_timezone  # the defaults
 
 
 def next_cron_tick(
     now: datetime.datetime, cron: str = TRAIN_CRON, timezone: str = CRON_TIMEZONE
 ) -> datetime.datetime:
-    """The first tick of ``cron`` (default: the training cron, GN_TRAIN_CRON) after ``now``."""
-    ticks = cron_string_iterator(now.timestamp(), cron, timezone)
-    return next(tick for tick in ticks if tick > now)
+    """The first tick of ``cron`` (default: the default training cron) in ``timezone`` after
+    ``now`` (a timezone-aware datetime)."""
+    local = now.astimezone(zoneinfo.ZoneInfo(timezone))
+    return croniter(cron, local).get_next(datetime.datetime).astimezone(now.tzinfo)
 
 
 def clock_between_cron_ticks(
@@ -70,16 +74,21 @@ class LocalAutomation:
 
     def sensor_tick(self) -> list[str]:
         """Evaluate the prompt sensor once, record its observations and execute the
-        ``collect_noise_pairs`` run of each requested shard. Returns those shards."""
+        ``collect_noise_sequences`` run of each requested shard (registering the shards it
+        requests first, as the daemon does). Returns those shards."""
         context = build_sensor_context(
             instance=self.instance,
             cursor=self._sensor_cursor,
             resources={"prompt_source": self.defs.resources["prompt_source"]},
         )
-        result = prompt_sensor(context)
+        result = evaluate_prompt_sensor(context, self.defs.resources["prompt_source"])
         if not isinstance(result, SensorResult):  # SkipReason: the source is unchanged
             return []
         self._sensor_cursor = result.cursor
+        for request in result.dynamic_partitions_requests:
+            self.instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
         for event in result.asset_events:
             self.instance.report_runless_asset_event(event)
         for request in result.run_requests:
@@ -87,7 +96,7 @@ class LocalAutomation:
                 run_job(
                     self.defs,
                     self.instance,
-                    "collect_noise_pairs",
+                    "collect_noise_sequences",
                     request.partition_key,
                     self.run_config,
                     log=lambda _: None,

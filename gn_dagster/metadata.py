@@ -10,9 +10,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
+from dagster import AssetCheckResult, MetadataValue, TableColumn, TableRecord, TableSchema
 from PIL import Image
 
+from gn_models.evaluation.quality import Verdict
 from gn_models.utils.images import markdown_image
 
 
@@ -63,3 +64,13 @@ def _figure_markdown(fig, title: str) -> MetadataValue:
     plt.close(fig)
     buffer.seek(0)
     return MetadataValue.md(markdown_image(Image.open(buffer), title))
+
+
+def check_result(verdict: Verdict, check_name: str | None = None) -> AssetCheckResult:
+    """A Dagster check result from a verdict (metadata: its description and numbers)."""
+    return AssetCheckResult(
+        check_name=check_name,
+        passed=verdict.passed,
+        description=verdict.description,
+        metadata={"verdict": verdict.description, **verdict.metrics},
+    )

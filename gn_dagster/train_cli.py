@@ -3,7 +3,7 @@
     accelerate launch --config_file deploy/accelerate/multi_gpu.yaml \\
         -m gn_dagster.train_cli npnet --config '{"steps": 20000, "batch_size": 64}'
 
-Reads the same inputs as the model asset (the noise-pair store and base model under
+Reads the same inputs as the model asset (the noise-sequence store and base model under
 GN_STORAGE_ROOT, the profile from GN_PROFILE and its variables), trains with DDP across the
 launched processes, writes the same checkpoint from the main process only, and reports the
 materialization (with the asset's metadata) to the Dagster instance at DAGSTER_HOME, so the
@@ -18,8 +18,9 @@ import sys
 from accelerate import PartialState
 from dagster import AssetMaterialization, DagsterInstance, Definitions
 
-from gn_dagster.assets.golden_models import MODEL_SPECS, train_golden_model
+from gn_dagster.defs.golden_noise.assets import asset_config_class, train_checkpoint
 from gn_dagster.partitions import registered_shards
+from gn_models.golden_noise.registry import MODEL_CLASSES
 
 
 def main(
@@ -34,26 +35,32 @@ def main(
         SystemExit: an unknown model name or config key (argparse / pydantic message).
     """
     parser = argparse.ArgumentParser(prog="python -m gn_dagster.train_cli")
-    parser.add_argument("model", choices=sorted(MODEL_SPECS))
+    parser.add_argument("model", choices=sorted(MODEL_CLASSES))
     parser.add_argument("--config", default="{}", help="JSON of the asset's config fields")
     args = parser.parse_args(argv)
-    spec = MODEL_SPECS[args.model]
+    cls = MODEL_CLASSES.get(args.model)
+    asset_config = asset_config_class(cls)
     try:
         values = json.loads(args.config)
-        unknown = sorted(set(values) - set(spec.config_class.model_fields))
+        unknown = sorted(set(values) - set(asset_config.model_fields))
         if unknown:
-            raise ValueError(
-                f"unknown keys {unknown}; known: {sorted(spec.config_class.model_fields)}"
-            )
-        config = spec.config_class(**values)
+            raise ValueError(f"unknown keys {unknown}; known: {sorted(asset_config.model_fields)}")
+        config = asset_config(**values)
     except (ValueError, TypeError) as err:
         parser.error(f"--config for {args.model}: {err}")
     if defs is None:
-        from gn_dagster.definitions import defs
+        from gn_dagster.definitions import build_definitions
+
+        defs = build_definitions()
     resources = defs.resources
     instance = instance or DagsterInstance.get()
-    result = train_golden_model(
-        spec, config, resources["storage"], resources["profile"], registered_shards(instance)
+    result = train_checkpoint(
+        cls,
+        config,
+        resources["storage"],
+        resources["diffusion"],
+        resources["compute"].device,
+        registered_shards(instance),
     )
     if PartialState().is_main_process:
         instance.report_runless_asset_event(

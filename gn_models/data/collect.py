@@ -21,9 +21,11 @@ from gn_models.utils.images import to_uint8
 
 
 @dataclass
-class SamplingConfig:
-    """Settings of re-denoise and of the sampling that judges it."""
+class CollectionConfig:
+    """Settings of a collection: seeds, re-denoise, and the sampling whose images the filter
+    reward scores."""
 
+    seeds_per_prompt: int = 3  # K noise samples per prompt
     cfg_denoise: float = 5.5  # w_l, the strong guidance of the denoise step
     cfg_inversion: float = 1.0  # w_w, the weak guidance of the inversion step
     cfg_sample: float = 5.5  # CFG scale of the sampling run that makes the judged images
@@ -31,6 +33,7 @@ class SamplingConfig:
     margin: float = 0.0  # m: keep when reward(x'_n) > reward(x_T) + m
     num_redenoise: int = 10  # n: re-denoise steps per sequence (1: plain pairs)
     reward_every_step: bool = False  # reward every state, not only x_T, x'_1 and x'_n
+    batch_size: int = 256  # sequences per batch (sampling batches: that x rewarded states)
 
     def reward_steps(self) -> list[int]:
         """Indices of the states whose images are sampled and rewarded."""
@@ -50,9 +53,7 @@ def collect_noise_sequences(
     backend: DiffusionBackend,
     reward: RewardModel,
     prompts: list[Prompt],
-    seeds_per_prompt: int,
-    config: SamplingConfig | None = None,
-    batch_size: int = 256,
+    config: CollectionConfig | None = None,
 ) -> NoiseSequences:
     """Re-denoise sequences for every prompt and K seeds, batched over prompts and seeds.
 
@@ -61,14 +62,15 @@ def collect_noise_sequences(
 
     Args:
         prompts: the prompts (texts and optional labels).
-        seeds_per_prompt: K noise samples per prompt.
-        config: re-denoise and sampling settings (None: the paper's defaults, n = 10).
-        batch_size: sequences per batch (sampling batches are that x rewarded states).
+        reward: the filter reward.
+        config: seeds, re-denoise and sampling settings (None: the paper's settings, K = 3,
+            n = 10).
 
     Raises:
         ValueError: empty prompt list, K < 1 or n < 1.
     """
-    config = config or SamplingConfig()
+    config = config or CollectionConfig()
+    seeds_per_prompt, batch_size = config.seeds_per_prompt, config.batch_size
     if not prompts or seeds_per_prompt < 1 or config.num_redenoise < 1:
         raise ValueError(
             f"collect_noise_sequences needs prompts, seeds_per_prompt >= 1 and num_redenoise "

@@ -18,6 +18,7 @@ from zarr.codecs import BloscCodec
 from gn_models.utils import fsio
 from gn_models.data.noise_sequences import NoiseSequences
 
+CHUNK_SIZE = 256  # samples per Zarr chunk
 COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
 
 
@@ -29,7 +30,7 @@ def write_shard(
     store: str | Path,
     shard: str,
     data: NoiseSequences | None,
-    chunk_size: int = 256,
+    chunk_size: int = CHUNK_SIZE,
     attrs: dict | None = None,
 ) -> str:
     """Write ``data`` as group ``shard`` of the Zarr store at ``store`` (created if missing).

@@ -18,7 +18,7 @@ class NoiseSequences:
         prompt: (N,) str. label: (N,) int64, -1 where the prompt has none. seed: (N,) int64.
         noise: (N, n+1, C, H, W) float32, [x_T, x'_1, ..., x'_n].
         reward: (N, n+1) float32 reward of the image sampled from each state; NaN for states
-            not rewarded (see SamplingConfig.reward_steps).
+            not rewarded (see gn_models.data.collect.CollectionConfig.reward_steps).
         image_standard, image_golden: (N, c, h, w) uint8 images sampled from x_T and x'_n.
         kept: (N,) bool, reward(x'_n) > reward(x_T) + m (the filter of the whole sequence).
     """

@@ -89,3 +89,46 @@ def comparison_table(scores: pd.DataFrame) -> pd.DataFrame:
         for (m, c, s), group in scores.groupby(["method", "cfg_scale", "num_steps"], sort=False)
     ]
     return pd.DataFrame(rows)
+
+
+def build_comparison(scores_frame: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """``comparison_table`` plus, from the evaluation image index (columns method, cfg_scale,
+    num_steps, parameters, noise_seconds_per_image, sampling_seconds_per_image): the extra
+    inference time per image relative to one sampling run at that setting, and parameters."""
+    keys = ["method", "cfg_scale", "num_steps"]
+    timing = index.groupby(keys, sort=False).agg(
+        noise_s=("noise_seconds_per_image", "first"), parameters=("parameters", "first")
+    )
+    sampling = (
+        index[index["method"] == "standard"]
+        .groupby(["cfg_scale", "num_steps"])
+        .agg(sampling_s=("sampling_seconds_per_image", "first"))
+    )
+    timing = timing.reset_index().merge(sampling.reset_index(), on=["cfg_scale", "num_steps"])
+    timing["extra_time_ratio"] = timing["noise_s"] / timing["sampling_s"]
+    frame = comparison_table(scores_frame).merge(
+        timing[[*keys, "extra_time_ratio", "parameters"]], on=keys
+    )
+    return frame.sort_values(
+        ["num_steps", "cfg_scale", "method"], ascending=[False, False, True]
+    ).reset_index(drop=True)
+
+
+def comparison_markdown(frame: pd.DataFrame) -> str:
+    """The comparison as a markdown table (also printed by `make demo`)."""
+    extra = "extra_time_ratio" in frame
+    lines = [
+        "| method | CFG | steps | reward standard | reward golden | win rate (95% CI) |"
+        + (" extra time | params |" if extra else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if extra else ""),
+    ]
+    for r in frame.itertuples():
+        line = (
+            f"| {r.method} | {r.cfg_scale:g} | {r.num_steps} | {r.mean_reward_standard:.4f} "
+            f"| {r.mean_reward_golden:.4f} | {r.win_rate:.1%} ({r.win_rate_ci_low:.1%} - "
+            f"{r.win_rate_ci_high:.1%}) |"
+        )
+        if extra:
+            line += f" {r.extra_time_ratio:.2%} | {r.parameters:,} |"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,6 +27,28 @@ class EvalSetting:
     @property
     def name(self) -> str:
         return f"cfg{self.cfg_scale:g}_steps{self.num_steps}"
+
+
+@dataclass
+class EvaluationConfig:
+    """Which images the evaluation samples: every evaluation prompt x E seeds, for each
+    method, at every CFG scale x DDIM step count."""
+
+    seeds_per_prompt: int = 4  # E seeds per evaluation prompt
+    first_seed: int = 1_000_000  # seeds first_seed .. first_seed + E - 1, apart from training
+    cfg_scales: list[float] = field(default_factory=lambda: [5.5, 2.0, 1.0])
+    step_counts: list[int] = field(default_factory=lambda: [10, 4])  # 4: learned at 10, used at 4
+    re_denoise_cfg: float = 5.5  # w_l of the re-denoise oracle (w_w = 1.0)
+    batch_size: int = 256
+
+    def seeds(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds_per_prompt))
+
+    def settings(self) -> list[EvalSetting]:
+        """Every (CFG scale, step count), step counts major, in the configured order."""
+        return [
+            EvalSetting(c, s) for s, c in itertools.product(self.step_counts, self.cfg_scales)
+        ]
 
 
 @dataclass

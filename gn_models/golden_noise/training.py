@@ -54,6 +54,17 @@ class TrainingLog:
     num_val: int = 0
     seconds: float = 0.0
 
+    def summary(self) -> dict[str, float | int]:
+        """What a checkpoint records of its training: content only, no timings, so that
+        retraining to the same weights writes the same files."""
+        return {
+            "best_val_loss": self.best_val_loss,
+            "best_step": self.best_step,
+            "identity_val_loss": self.identity_val_loss,
+            "num_train": self.num_train,
+            "num_val": self.num_val,
+        }
+
 
 def train_golden_model(
     model_class: type[GoldenNoiseModel],

@@ -1,6 +1,5 @@
 """Where artifacts live: a local folder or any fsspec URL (s3://, gs://, memory://, ...)."""
 
-import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -8,18 +7,14 @@ from dagster import ConfigurableResource
 from gn_models.utils import fsio
 
 
-def default_storage_root() -> str:
-    """GN_STORAGE_ROOT, else ./artifacts (relative to the working directory)."""
-    return os.environ.get("GN_STORAGE_ROOT", "artifacts")
-
-
 class StorageResource(ConfigurableResource):
-    """Root of every artifact: the Zarr noise store, checkpoints, images and tables.
+    """Root of every artifact: the Zarr noise-sequence store, models, checkpoints, images and
+    tables.
 
     ``root`` is a local path (made absolute) or an fsspec URL such as ``s3://bucket/gn``
     (install the filesystem's package, e.g. s3fs). Every location below is a string URL;
-    writes go through ``gn_models.fsio.staged_write`` and reads that need local files
-    through ``gn_models.fsio.localize``.
+    writes go through ``gn_models.utils.fsio.staged_write`` and reads that need local files
+    through ``gn_models.utils.fsio.localize``.
     """
 
     root: str = "artifacts"
@@ -33,17 +28,17 @@ class StorageResource(ConfigurableResource):
     def base_model_dir(self) -> str:
         return self.url("base_model")
 
-    @property
-    def reward_model_dir(self) -> str:
-        return self.url("reward_model")
+    def reward_dir(self, role: str) -> str:
+        """Folder of the ``filter`` or ``judge`` reward model."""
+        return self.url(f"{role}_reward_model")
 
     def prompts_path(self, name: str) -> str:
         """Parquet file of one prompt shard (``shard-03``) or of the evaluation prompts."""
         return self.url("prompts", f"{name}.parquet")
 
     @property
-    def npd_store(self) -> str:
-        return self.url("noise_pairs.zarr")
+    def noise_sequence_store(self) -> str:
+        return self.url("noise_sequences.zarr")
 
     def checkpoint_dir(self, model: str) -> str:
         return self.url("checkpoints", model)

@@ -1,45 +1,42 @@
-"""The noise prompt dataset: re-denoise sequences x_T -> x'_1 -> ... -> x'_n, per shard."""
+"""The noise-sequence dataset: re-denoise chains x_T -> x'_1 -> ... -> x'_n, per shard."""
 
 import time
+from dataclasses import asdict
 
 import numpy as np
 from dagster import (
     AssetDep,
     AssetExecutionContext,
-    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
-from gn_dagster.assets.prompts import read_prompts_frame
 from gn_dagster.automation import on_data_change
+from gn_dagster.config import config_class, to_dataclass
 from gn_dagster.partitions import prompt_shards
-from gn_dagster.profiles import ProfileResource
-from gn_dagster.storage import StorageResource
+from gn_dagster.prompt_tables import read_prompts_frame
+from gn_dagster.resources.models import ComputeResource, DiffusionResource, RewardResource
+from gn_dagster.resources.storage import StorageResource
+from gn_models.data.collect import CollectionConfig, collect_noise_sequences
+from gn_models.data.noise_sequence_store import CHUNK_SIZE, write_shard
+from gn_models.data.noise_sequences import NoiseSequences, kept_at
 from gn_models.utils.digest import digest_arrays
 from gn_models.utils.images import image_grid, markdown_image
-from gn_models.npd import NoiseSequences, SamplingConfig, collect_noise_sequences, kept_at
-from gn_models.data.noise_sequence_store import write_shard
 
 PREVIEW_COLUMNS = 16
 
-
-class NoisePairsConfig(Config):
-    seeds_per_prompt: int = 3  # K noise samples per prompt
-    num_redenoise: int = 10  # n: re-denoise steps per sequence (1: plain pairs)
-    reward_every_step: bool = False  # reward every state, not only x_T, x'_1 and x'_n
-    cfg_denoise: float = 5.5  # w_l
-    cfg_inversion: float = 1.0  # w_w
-    cfg_sample: float = 5.5  # CFG of the sampling run whose images are rewarded
-    num_steps: int = 10  # DDIM steps
-    margin: float = 0.0  # m in reward(x'_n) > reward(x_T) + m
-    batch_size: int = 256  # sequences per batch
-    chunk_size: int = 256  # Zarr chunk length along the sample axis
+NoiseSequencesConfig = config_class(
+    "NoiseSequencesConfig",
+    CollectionConfig,
+    extra={"chunk_size": (int, CHUNK_SIZE)},
+    doc="Seeds, re-denoise and sampling settings of the collection (CollectionConfig), and "
+    "the Zarr chunk length along the sample axis.",
+)
 
 
-def sequence_metadata(data, sampling: SamplingConfig) -> dict:
+def sequence_metadata(data, sampling: CollectionConfig) -> dict:
     """Counts, keep fractions and mean rewards per rewarded state, for the UI."""
     meta = {
         "count": len(data),
@@ -72,46 +69,41 @@ def preview(data: NoiseSequences) -> MetadataValue:
 @asset(
     group_name="noise",
     partitions_def=prompt_shards,
-    deps=[AssetDep("prompts"), AssetDep("base_model"), AssetDep("reward_model")],
-    code_version="2",
+    deps=[AssetDep("prompts"), AssetDep("base_model"), AssetDep("filter_reward_model")],
+    code_version="3",
     pool="gpu",
     automation_condition=on_data_change(),
     description=(
-        "Noise prompt dataset of one shard: for each prompt and K seeds, the re-denoise "
-        "sequence x_T -> x'_1 -> ... -> x'_n (DDIM step at CFG w_l, DDIM inversion at w_w), "
-        "the rewards of images sampled from x_T, x'_1 and x'_n (every state when configured), "
-        "images from x_T and x'_n, and `kept` = reward(x'_n) > reward(x_T) + m. One group per "
-        "shard in a chunked, compressed Zarr v3 store; a shard appears only once complete. "
-        "Data version = digest of the shard's arrays. Reruns when its prompts shard or a model "
-        "changed."
+        "Noise sequences of one shard (the paper's noise prompt dataset): for each prompt and K "
+        "seeds, the re-denoise chain x_T -> x'_1 -> ... -> x'_n (DDIM step at CFG w_l, DDIM "
+        "inversion at w_w), the filter rewards of images sampled from x_T, x'_1 and x'_n "
+        "(every state when configured), images from x_T and x'_n, and `kept` = "
+        "reward(x'_n) > reward(x_T) + m. One group per shard in a chunked, compressed Zarr v3 "
+        "store; a shard appears only once complete. Data version = digest of the shard's "
+        "arrays. Reruns when its prompts shard or a model changed."
     ),
 )
-def noise_pairs(
+def noise_sequences(
     context: AssetExecutionContext,
-    config: NoisePairsConfig,
+    config: NoiseSequencesConfig,
     storage: StorageResource,
-    profile: ProfileResource,
+    diffusion: DiffusionResource,
+    filter_reward: RewardResource,
+    compute: ComputeResource,
 ) -> MaterializeResult:
     shard = context.partition_key
     shard_prompts = read_prompts_frame(storage.prompts_path(shard))
-    sampling = SamplingConfig(
-        config.cfg_denoise,
-        config.cfg_inversion,
-        config.cfg_sample,
-        config.num_steps,
-        config.margin,
-        config.num_redenoise,
-        config.reward_every_step,
-    )
+    collection = to_dataclass(CollectionConfig, config)
     attrs = {
-        "sampling": sampling.__dict__,
-        "seeds_per_prompt": config.seeds_per_prompt,
+        "sampling": asdict(collection),
+        "seeds_per_prompt": collection.seeds_per_prompt,
         "num_prompts": len(shard_prompts),
-        "reward_steps": sampling.reward_steps(),
+        "reward_steps": collection.reward_steps(),
     }
+    store = storage.noise_sequence_store
     if not shard_prompts:
         context.log.warning(f"{shard} has no prompts; writing an empty shard.")
-        path = write_shard(storage.npd_store, shard, None, attrs=attrs)
+        path = write_shard(store, shard, None, attrs=attrs)
         return MaterializeResult(
             data_version=DataVersion(digest_arrays({})),
             metadata={
@@ -122,21 +114,19 @@ def noise_pairs(
                 "unet_rows": 0,
             },
         )
-    backend = profile.load_backend(storage.base_model_dir)
-    reward = profile.load_reward(storage.reward_model_dir)
+    backend = diffusion.load(storage.base_model_dir, compute.device)
+    reward = filter_reward.load(storage.reward_dir("filter"), compute.device)
     start, calls, rows = time.perf_counter(), backend.unet_calls, backend.unet_rows  # cached
-    data = collect_noise_sequences(
-        backend, reward, shard_prompts, config.seeds_per_prompt, sampling, config.batch_size
-    )
+    data = collect_noise_sequences(backend, reward, shard_prompts, collection)
     seconds = time.perf_counter() - start
     attrs["reward"] = f"{reward.name} {reward.version}"
-    path = write_shard(storage.npd_store, shard, data, config.chunk_size, attrs)
+    path = write_shard(store, shard, data, config.chunk_size, attrs)
     return MaterializeResult(
         data_version=DataVersion(digest_arrays(data.arrays())),
         metadata={
             "path": MetadataValue.path(path),
             "num_prompts": len(shard_prompts),
-            **sequence_metadata(data, sampling),
+            **sequence_metadata(data, collection),
             "samples_per_second": round(len(data) / seconds, 2),
             "unet_calls": backend.unet_calls - calls,
             "unet_rows": backend.unet_rows - rows,

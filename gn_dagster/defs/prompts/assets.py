@@ -1,7 +1,6 @@
 """Prompt assets: the prompt sources (observed), the sharded training prompts and the
 evaluation prompts."""
 
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     DataVersion,
@@ -12,35 +11,18 @@ from dagster import (
     observable_source_asset,
 )
 
-from gn_dagster.atomic import write_parquet
 from gn_dagster.automation import on_data_change
 from gn_dagster.metadata import table
-from gn_dagster.partitions import prompt_shards
-from gn_dagster.resources import PromptSourceResource
-from gn_dagster.storage import StorageResource
+from gn_dagster.partitions import prompt_shards, registered_shards
+from gn_dagster.prompt_tables import prompts_frame
+from gn_dagster.resources.prompt_source import PromptSourceResource
+from gn_dagster.resources.storage import StorageResource
+from gn_models.data.prompt_source import read_prompts
 from gn_models.data.shards import shard_version
-from gn_models.prompts import Prompt, read_prompts
+from gn_models.types import Prompt
+from gn_models.utils.tables import write_parquet
 
 GROUP = "prompts"
-
-
-def prompts_frame(prompts: list[Prompt]) -> pd.DataFrame:
-    """Prompts as a frame with columns prompt (str) and label (nullable Int64)."""
-    return pd.DataFrame(
-        {
-            "prompt": pd.Series([p.text for p in prompts], dtype="string"),
-            "label": pd.Series([p.label for p in prompts], dtype="Int64"),
-        }
-    )
-
-
-def read_prompts_frame(path) -> list[Prompt]:
-    """Inverse of ``prompts_frame`` from a parquet file."""
-    frame = pd.read_parquet(path)
-    return [
-        Prompt(str(t), None if pd.isna(lab) else int(lab))
-        for t, lab in zip(frame["prompt"], frame["label"], strict=False)
-    ]
 
 
 @observable_source_asset(
@@ -49,15 +31,17 @@ def read_prompts_frame(path) -> list[Prompt]:
     partitions_def=prompt_shards,
     description=(
         "The training prompt source (GN_TRAIN_PROMPTS: a file split into hash shards, or a "
-        "directory with one shard per file), observed per shard: data version = hash of the "
-        "shard's prompts. Observing registers new shards. The prompt sensor and the "
+        "directory with one shard per file), observed per registered shard: data version = "
+        "hash of the shard's prompts (the prompt sensor registers new shards). The sensor and the "
         "`observe_prompt_sources` schedule record observations; a shard whose version changed "
         "makes its `prompts` shard stale."
     ),
 )
 def observe_prompt_source(context, prompt_source: PromptSourceResource) -> DataVersionsByPartition:
-    shards = prompt_source.current_shards(context.instance)
-    return DataVersionsByPartition({key: shard_version(rows) for key, rows in shards.items()})
+    shards = prompt_source.shards()
+    return DataVersionsByPartition(
+        {key: shard_version(shards.get(key, [])) for key in registered_shards(context.instance)}
+    )
 
 
 @observable_source_asset(

@@ -2,11 +2,11 @@
 
 Every ``GN_SENSOR_INTERVAL`` seconds (default 30) it fingerprints the training prompt source
 (names, sizes and modification times of its files); when that changed it reads the source,
-hashes every shard (``gn_models.prompt_shards.shard_version``) and, for each shard whose hash
+hashes every shard (``gn_models.data.shards.shard_version``) and, for each shard whose hash
 differs from the cursor, records an observation of ``prompt_source`` and requests one
-``collect_noise_pairs`` run for that shard (``prompts`` + ``noise_pairs``). New shards (a new
-file in a directory source) are registered first; a shard whose file was deleted is rerun
-with no prompts.
+``collect_noise_sequences`` run for that shard (``prompts`` + ``noise_sequences``). New shards
+(a new file in a directory source) are requested as partitions in the same result, before the
+runs; a shard whose file was deleted is rerun with no prompts.
 
 The cursor holds the fingerprint and the per-shard hashes. A shard the cursor does not know
 (first tick, or after a cursor reset) is compared with the data version of its latest
@@ -17,7 +17,6 @@ to an earlier content (a new state) still runs.
 """
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 
 from dagster import (
@@ -26,18 +25,22 @@ from dagster import (
     AssetRecordsFilter,
     DagsterInstance,
     DefaultSensorStatus,
+    Definitions,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    definitions,
     sensor,
 )
 
-from gn_dagster.jobs import COLLECT_ASSETS, collect_noise_job
-from gn_dagster.resources import PromptSourceResource
+from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
+from gn_dagster.resources.prompt_source import PromptSourceResource
+from gn_dagster.settings import current_settings
 from gn_models.data.shards import shard_version
 
-SENSOR_INTERVAL = int(os.environ.get("GN_SENSOR_INTERVAL", "30"))
+COLLECT_ASSETS = [AssetKey("prompts"), AssetKey("noise_sequences")]
 DATA_VERSION_TAG = "dagster/data_version"  # the tag Dagster reads data versions from
 
 
@@ -88,32 +91,46 @@ def changed_shards(
     return changed
 
 
-@sensor(
-    job=collect_noise_job,
-    minimum_interval_seconds=SENSOR_INTERVAL,
-    default_status=DefaultSensorStatus.RUNNING,
-    description=(
-        "Watches the training prompt source (GN_TRAIN_PROMPTS, a file or a directory) and "
-        "requests a collect_noise_pairs run for each shard whose prompts changed, added shards "
-        "included; never twice for the same content."
-    ),
-)
-def prompt_sensor(
+def make_prompt_sensor(minimum_interval_seconds: int = 30) -> SensorDefinition:
+    """The prompt sensor, ticking every ``minimum_interval_seconds``."""
+
+    @sensor(
+        job_name="collect_noise_sequences",
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=(
+            "Watches the training prompt source (GN_TRAIN_PROMPTS, a file or a directory) and "
+            "requests a collect_noise_sequences run for each shard whose prompts changed, "
+            "added shards included; never twice for the same content."
+        ),
+    )
+    def prompt_sensor(
+        context: SensorEvaluationContext, prompt_source: PromptSourceResource
+    ) -> SensorResult | SkipReason:
+        return evaluate_prompt_sensor(context, prompt_source)
+
+    return prompt_sensor
+
+
+def evaluate_prompt_sensor(
     context: SensorEvaluationContext, prompt_source: PromptSourceResource
 ) -> SensorResult | SkipReason:
+    """One tick of the prompt sensor (see the module docstring)."""
     cursor = PromptCursor.parse(context.cursor)
     signature = prompt_source.train_signature()
     if signature is not None and signature == cursor.signature:
         return SkipReason("The prompt source is unchanged (same files, sizes and times).")
-    shards = prompt_source.current_shards(context.instance)
-    versions = {key: shard_version(rows) for key, rows in shards.items()}
+    source = prompt_source.shards()
+    added = new_shards(context.instance, list(source))
+    keys = registered_shards(context.instance) + added
+    versions = {key: shard_version(source.get(key, [])) for key in keys}
     changed = changed_shards(versions, cursor, context.instance)
     context.log.info(f"{len(changed)} of {len(versions)} shards changed: {sorted(changed)}")
     return SensorResult(
         run_requests=[
             RunRequest(
                 partition_key=key,
-                # named, so the automation sees that noise_pairs ran with its prompts
+                # named, so the automation sees that noise_sequences ran with its prompts
                 asset_selection=COLLECT_ASSETS,
                 run_key=f"{key}:{versions[key]}:{state.storage_id}",
                 tags={"golden_noise/prompts_version": versions[key]},
@@ -124,5 +141,11 @@ def prompt_sensor(
             AssetObservation("prompt_source", partition=key, tags={DATA_VERSION_TAG: versions[key]})
             for key in changed
         ],
+        dynamic_partitions_requests=[prompt_shards.build_add_request(added)] if added else [],
         cursor=PromptCursor(signature, versions).dumps(),
     )
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions(sensors=[make_prompt_sensor(current_settings().sensor_interval)])

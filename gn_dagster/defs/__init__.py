@@ -1,0 +1,1 @@
+"""The graph, one folder per domain, loaded by ``dagster.load_from_defs_folder``."""

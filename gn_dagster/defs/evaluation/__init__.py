@@ -1,0 +1,1 @@
+"""Evaluation images, paired scores, the comparison, and the score check."""

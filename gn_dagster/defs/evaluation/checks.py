@@ -1,0 +1,35 @@
+"""Blocking check of the score table: every evaluation image scored once, every score valid."""
+
+import pandas as pd
+from dagster import AssetCheckResult, asset_check
+
+from gn_dagster.metadata import check_result
+from gn_dagster.prompt_tables import read_prompts_frame
+from gn_dagster.resources.models import ComputeResource, RewardResource
+from gn_dagster.resources.storage import StorageResource
+from gn_models.evaluation.quality import score_table_complete
+from gn_models.utils.fsio import join
+
+
+@asset_check(
+    asset="scores",
+    name="score_table_complete",
+    blocking=True,
+    description=(
+        "Every evaluation prompt x seed is scored exactly once for every sampling setting and "
+        "method, and every reward is finite and within the judge reward's range."
+    ),
+)
+def score_table_check(
+    storage: StorageResource, judge_reward: RewardResource, compute: ComputeResource
+) -> AssetCheckResult:
+    scores = pd.read_parquet(storage.scores_path)
+    index = pd.read_parquet(join(storage.eval_images_dir, "index.parquet"))
+    prompts = [p.text for p in read_prompts_frame(storage.prompts_path("eval"))]
+    groups = index[index["method"] != "standard"]  # standard noise is the paired baseline
+    reward = judge_reward.load(storage.reward_dir("judge"), compute.device)
+    return check_result(
+        score_table_complete(
+            scores, prompts, sorted(index["seed"].unique().tolist()), groups, reward.score_range
+        )
+    )

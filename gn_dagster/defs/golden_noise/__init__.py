@@ -1,0 +1,1 @@
+"""One trained checkpoint per registered golden-noise model, and its check."""

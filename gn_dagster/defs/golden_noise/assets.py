@@ -1,0 +1,158 @@
+"""Golden-noise model assets: one trained checkpoint per registered model kind
+(``gn_models.golden_noise.registry``), each trained on every shard.
+
+The asset, its run config (``<Model>AssetConfig``: the model's config fields but its
+``data_fields``, then ``TrainingConfig`` with the model's ``training_defaults``) and its
+description come from the model class, so a new model needs no code here.
+"""
+
+
+import inspect
+
+from accelerate import PartialState
+from dagster import (
+    AllPartitionMapping,
+    AssetDep,
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    DataVersion,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    definitions,
+)
+
+from gn_dagster.automation import on_cron_if_changed
+from gn_dagster.config import config_class, to_dataclass
+from gn_dagster.metadata import line_plot
+from gn_dagster.partitions import registered_shards
+from gn_dagster.resources.models import ComputeResource, DiffusionResource
+from gn_dagster.resources.storage import StorageResource
+from gn_dagster.settings import current_settings
+from gn_models.data.training_data import load_training_sequences
+from gn_models.golden_noise.base import GoldenNoiseModel
+from gn_models.golden_noise.registry import MODEL_CLASSES
+from gn_models.golden_noise.training import TrainingConfig, TrainingLog, train_golden_model
+from gn_models.utils.digest import digest_tree
+from gn_models.utils.fsio import staged_write
+
+GROUP = "golden_noise_models"
+
+
+def asset_config_class(cls: type[GoldenNoiseModel]) -> type[Config]:
+    """The Dagster run config of ``cls``'s asset (see the module docstring)."""
+    return config_class(
+        f"{cls.__name__}AssetConfig",
+        cls.config_class,
+        TrainingConfig,
+        defaults=cls.training_defaults,
+        exclude=cls.data_fields,
+        doc=f"{cls.config_class.__name__} (architecture) and TrainingConfig (optimiser).",
+    )
+
+
+def train_checkpoint(
+    cls: type[GoldenNoiseModel],
+    config: Config,
+    storage: StorageResource,
+    diffusion: DiffusionResource,
+    device: str,
+    shard_keys: list[str],
+) -> MaterializeResult:
+    """Body of every model asset: kept sequences of ``shard_keys``, train, save, metadata;
+    data version = digest of the checkpoint files.
+
+    Under ``accelerate launch`` (several processes, one GPU each) every process trains its
+    share of each batch (DDP) and only the main process writes the checkpoint.
+    """
+    data = load_training_sequences(storage.noise_sequence_store, shard_keys, cls.one_step)
+    backend = diffusion.load(storage.base_model_dir, device)
+    model, log = train_golden_model(
+        cls,
+        to_dataclass(cls.config_class, config),
+        to_dataclass(TrainingConfig, config),
+        backend,
+        data["noise"],
+        data["prompt"],
+        device=device,
+    )
+    directory, version = storage.checkpoint_dir(cls.kind), None
+    if PartialState().is_main_process:
+        with staged_write(directory) as tmp:
+            model.cpu().save(tmp, training=log.summary())
+            version = DataVersion(digest_tree(tmp))
+    return MaterializeResult(
+        data_version=version,
+        metadata={
+            "path": MetadataValue.path(directory),
+            "model": model.kind,
+            "config": MetadataValue.json(model.save_config()),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train_sequences": log.num_train,
+            "val_sequences": log.num_val,
+            "sequence_length": int(data["noise"].shape[1]),
+            "best_val_loss": log.best_val_loss,
+            "best_step": log.best_step,
+            "stopped_early": log.stopped_early,
+            "identity_val_loss": log.identity_val_loss,
+            "train_seconds": round(log.seconds, 1),
+            "loss_curve": loss_plot(log, cls.kind),
+        },
+    )
+
+
+def loss_plot(log: TrainingLog, name: str) -> MetadataValue:
+    return line_plot(
+        {
+            "train": (log.train_steps, log.train_loss),
+            "validation": (log.val_steps, log.val_loss),
+            "identity (no change)": ([1, log.train_steps[-1]], [log.identity_val_loss] * 2),
+        },
+        f"{name} loss",
+        "step",
+        "loss",
+    )
+
+
+def model_asset(cls: type[GoldenNoiseModel], train_cron: str, timezone: str) -> AssetsDefinition:
+    """The trained-checkpoint asset of ``cls`` (depends on every shard)."""
+    asset_config = asset_config_class(cls)
+
+    @asset(
+        name=cls.kind,
+        group_name=GROUP,
+        deps=[
+            AssetDep("noise_sequences", partition_mapping=AllPartitionMapping()),
+            AssetDep("base_model"),
+        ],
+        code_version="3",
+        pool="gpu",
+        automation_condition=on_cron_if_changed(train_cron, timezone),
+        description=inspect.getdoc(cls)
+        + "\n\nTrains on every registered shard; retrains at the GN_TRAIN_CRON tick (default "
+        "nightly) when its inputs changed.",
+    )
+    def _model(
+        context: AssetExecutionContext,
+        config: asset_config,
+        storage: StorageResource,
+        diffusion: DiffusionResource,
+        compute: ComputeResource,
+    ) -> MaterializeResult:
+        shards = registered_shards(context.instance)
+        return train_checkpoint(cls, config, storage, diffusion, compute.device, shards)
+
+    return _model
+
+
+@definitions
+def defs() -> Definitions:
+    settings = current_settings()
+    return Definitions(
+        assets=[
+            model_asset(cls, settings.train_cron, settings.cron_timezone)
+            for cls in MODEL_CLASSES.values()
+        ]
+    )

@@ -1,0 +1,1 @@
+"""The base diffusion model and the filter and judge reward models."""

@@ -1,0 +1,1 @@
+"""The noise-sequence dataset, collected per prompt shard, and its checks."""

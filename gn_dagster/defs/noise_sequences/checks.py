@@ -1,0 +1,55 @@
+"""Blocking checks of each noise-sequence shard: a shard with broken x_T, golden noise out of
+band or a filter that keeps almost nothing would train the models on bad data."""
+
+import numpy as np
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
+
+from gn_dagster.metadata import check_result
+from gn_dagster.partitions import prompt_shards
+from gn_dagster.resources.storage import StorageResource
+from gn_models.data.noise_sequence_store import open_shard, read_states
+from gn_models.evaluation.quality import (
+    NORM_BAND,
+    kept_fraction_above,
+    norm_ratio_in_band,
+    standard_normal,
+)
+
+
+def _shard_spec(name: str, description: str) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        name,
+        asset="noise_sequences",
+        blocking=True,
+        partitions_def=prompt_shards,
+        description=description,
+    )
+
+
+@multi_asset_check(
+    specs=[
+        _shard_spec(
+            "x_T_standard_normal",
+            "x_T of the shard is finite with mean ~0 and std ~1 (within 6 standard errors).",
+        ),
+        _shard_spec(
+            "golden_noise_norm_in_band",
+            f"x'_n is finite and each sample's norm (all but 2%) is within "
+            f"{NORM_BAND[0]}-{NORM_BAND[1]} times its x_T's.",
+        ),
+        _shard_spec(
+            "kept_fraction_above_floor",
+            "The filter keeps at least 10% of the shard (upper 95% Wilson bound).",
+        ),
+    ],
+)
+def noise_sequences_checks(context: AssetCheckExecutionContext, storage: StorageResource):
+    shard, store = context.partition_key, storage.noise_sequence_store
+    states = read_states(store, shard, [0, -1])  # (N, 2, C, H, W): x_T, x'_n
+    group = open_shard(store, shard)
+    kept = group["kept"][...] if group.attrs["count"] else np.zeros(0, dtype=bool)
+    yield check_result(standard_normal(states[:, 0]), "x_T_standard_normal")
+    yield check_result(
+        norm_ratio_in_band(states[:, -1], states[:, 0]), "golden_noise_norm_in_band"
+    )
+    yield check_result(kept_fraction_above(np.asarray(kept)), "kept_fraction_above_floor")

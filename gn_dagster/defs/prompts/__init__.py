@@ -1,0 +1,1 @@
+"""Prompt sources, the sharded training prompts and the evaluation prompts; the prompt sensor."""

@@ -1,0 +1,122 @@
+"""Every setting the graph reads from the environment, in one place.
+
+``Settings.from_env()`` reads them; nothing else in the project reads ``os.environ``. Tests and
+scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
+
+- ``GN_PROFILE`` [digits]: ``digits`` or ``sdxl`` (``gn_dagster.profiles``).
+- ``GN_DEVICE`` [auto]: torch device of every model: ``auto`` (CUDA when available), ``cpu``,
+  ``cuda:N``.
+- ``GN_STORAGE_ROOT`` [artifacts]: where artifacts live: a local folder or an fsspec URL.
+- ``GN_TRAIN_PROMPTS`` / ``GN_EVAL_PROMPTS`` [packaged digits prompts]: prompt sources.
+- ``GN_NUM_SHARDS`` [8]: hash shards of a training prompt file (1-99).
+- ``GN_EXECUTOR`` [in_process]: ``in_process``, ``multiprocess``, ``k8s`` or ``celery``.
+- ``GN_TRAIN_CRON`` [0 3 * * *], ``GN_CRON_TIMEZONE`` [UTC]: when retraining may run.
+- ``GN_OBSERVE_CRON`` [0 * * * *]: when the prompt sources are re-observed.
+- ``GN_SENSOR_INTERVAL`` [30]: seconds between prompt-sensor ticks.
+- sdxl profile: ``GN_SDXL_MODEL``, ``GN_SDXL_VARIANT``, ``GN_SDXL_SAMPLER``,
+  ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward) and ``GN_JUDGE_HPSV2_VERSION``,
+  ``GN_JUDGE_HPSV2_CHECKPOINT`` (judge reward; default: the filter's).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from gn_models.data.shards import hash_shard_keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The graph's settings (see the module docstring for the variables behind them).
+
+    ``profile_options``: profile-specific values by option name (``sdxl_model``,
+    ``hpsv2_version``, ...), only those that are set.
+    """
+
+    profile: str = "digits"
+    device: str = "auto"
+    storage_root: str = "artifacts"
+    train_prompts: str = ""
+    eval_prompts: str = ""
+    num_shards: int = 8
+    executor: str = "in_process"
+    train_cron: str = "0 3 * * *"
+    cron_timezone: str = "UTC"
+    observe_cron: str = "0 * * * *"
+    sensor_interval: int = 30
+    profile_options: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        try:
+            hash_shard_keys(self.num_shards)  # fail when the definitions load, not in a run
+        except ValueError as error:
+            raise ValueError(f"GN_NUM_SHARDS={self.num_shards}: {error}") from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (default ``os.environ``); unset variables keep defaults.
+
+        Raises:
+            ValueError: a number that does not parse, or GN_NUM_SHARDS outside 1..99.
+        """
+        env = os.environ if environ is None else environ
+        values = {name: env[var] for name, var in _VARIABLES.items() if env.get(var)}
+        for name in ("num_shards", "sensor_interval"):
+            if name in values:
+                values[name] = _integer(values[name], _VARIABLES[name])
+        options = {name: env[var] for name, var in PROFILE_VARIABLES.items() if env.get(var)}
+        return cls(**values, profile_options=options)
+
+
+_VARIABLES = {
+    "profile": "GN_PROFILE",
+    "device": "GN_DEVICE",
+    "storage_root": "GN_STORAGE_ROOT",
+    "train_prompts": "GN_TRAIN_PROMPTS",
+    "eval_prompts": "GN_EVAL_PROMPTS",
+    "num_shards": "GN_NUM_SHARDS",
+    "executor": "GN_EXECUTOR",
+    "train_cron": "GN_TRAIN_CRON",
+    "cron_timezone": "GN_CRON_TIMEZONE",
+    "observe_cron": "GN_OBSERVE_CRON",
+    "sensor_interval": "GN_SENSOR_INTERVAL",
+}
+PROFILE_VARIABLES = {
+    "sdxl_model": "GN_SDXL_MODEL",
+    "sdxl_variant": "GN_SDXL_VARIANT",
+    "sdxl_sampler": "GN_SDXL_SAMPLER",
+    "hpsv2_version": "GN_HPSV2_VERSION",
+    "hpsv2_checkpoint": "GN_HPSV2_CHECKPOINT",
+    "judge_hpsv2_version": "GN_JUDGE_HPSV2_VERSION",
+    "judge_hpsv2_checkpoint": "GN_JUDGE_HPSV2_CHECKPOINT",
+}
+
+
+def _integer(value: str, variable: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{variable}={value!r} is not an integer.") from None
+
+
+_ACTIVE: ContextVar[Settings | None] = ContextVar("golden_noise_settings", default=None)
+
+
+def current_settings() -> Settings:
+    """The settings of the definitions being built (``gn_dagster.definitions.build_definitions``
+    makes them current while it loads ``gn_dagster/defs``), else ``Settings.from_env()``."""
+    return _ACTIVE.get() or Settings.from_env()
+
+
+@contextmanager
+def settings_in_effect(settings: Settings) -> Iterator[None]:
+    """Make ``settings`` current for the code in the ``with`` block."""
+    token = _ACTIVE.set(settings)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
