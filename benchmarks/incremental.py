@@ -14,7 +14,7 @@ code the daemon evaluates under ``dagster dev``) through three cases:
 For each it prints the runs executed and the work as a fraction of the full run: UNet rows
 (latents evaluated; a CFG pass counts its cond and uncond rows), UNet calls (batched forward
 passes: a shard of one prompt costs as many calls as a full one) and run wall time, of noise
-collection ("data work", the noise_pairs runs) and of everything (training and evaluation
+collection ("data work", the noise_sequences runs) and of everything (training and evaluation
 included). Targets: (a) 0; (b) data work <= 1/S.
 
 Usage: python benchmarks/incremental.py [--shards 8] [--base-steps 150] [--train-steps 100]
@@ -42,14 +42,14 @@ from gn_dagster.local_automation import LocalAutomation, clock_between_cron_tick
 from gn_dagster.resources import packaged_prompt_file
 from gn_models.data.shards import read_shards
 
-NOISE_PAIRS = AssetKey("noise_pairs")
+NOISE_PAIRS = AssetKey("noise_sequences")
 UNET_KEYS = ("unet_calls", "unet_rows")
 
 
 @dataclass
 class Work:
     """Runs, UNet work (calls: batched forward passes; rows: latents evaluated) and run wall
-    seconds, for noise collection (the noise_pairs runs) and in total."""
+    seconds, for noise collection (the noise_sequences runs) and in total."""
 
     runs: int = 0
     data_calls: int = 0

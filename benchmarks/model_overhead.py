@@ -27,10 +27,10 @@ from gn_dagster.assets.golden_models import (
     build_npnet,
     build_transformer,
 )
-from gn_models.ddim import ddim_sample, re_denoise
 from gn_models.backends.digits_backend import DigitsBackend, build_digits_unet
-from gn_models.golden_noise.registry import load_golden_model
 from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
+from gn_models.ddim import ddim_sample, re_denoise
+from gn_models.golden_noise.registry import load_golden_model
 
 BUILDERS = {
     "npnet": (build_npnet, NPNetAssetConfig),

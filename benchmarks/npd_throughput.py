@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 
 from gn_models.backends.digits_backend import DigitsBackend, build_digits_unet
-from gn_models.data.digits import TRAIN_PHRASINGS, captions
-from gn_models.rewards.digit_classifier import DigitClassifierReward
-from gn_models.npd import SamplingConfig, collect_noise_sequences
-from gn_models.data.noise_sequence_store import write_shard
-from gn_models.prompts import Prompt
 from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
+from gn_models.data.digits import TRAIN_PHRASINGS, captions
+from gn_models.data.noise_sequence_store import write_shard
+from gn_models.npd import SamplingConfig, collect_noise_sequences
+from gn_models.prompts import Prompt
+from gn_models.rewards.digit_classifier import DigitClassifierReward
 
 
 def load_backend(path: Path, device: str) -> DigitsBackend:

@@ -13,6 +13,7 @@ import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from croniter import croniter
 from dagster import (
     AssetKey,
     DagsterInstance,
@@ -23,7 +24,6 @@ from dagster import (
     build_sensor_context,
     evaluate_automation_conditions,
 )
-from croniter import croniter
 
 from gn_dagster.defs.prompts.sensor import evaluate_prompt_sensor
 from gn_dagster.demo import run_job

@@ -9,7 +9,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_sdxl_dir(tmp_path_factory):
     """A saved random-weight StableDiffusionXLPipeline (tests/tiny_pipelines.py)."""
-    from tiny_pipelines import build_tiny_sdxl
+    from helpers.tiny_pipelines import build_tiny_sdxl
 
     return build_tiny_sdxl(tmp_path_factory.mktemp("tiny_sdxl"))
 
@@ -17,7 +17,7 @@ def tiny_sdxl_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_sd_dir(tmp_path_factory):
     """A saved random-weight SD 1.5-style StableDiffusionPipeline."""
-    from tiny_pipelines import build_tiny_sd
+    from helpers.tiny_pipelines import build_tiny_sd
 
     return build_tiny_sd(tmp_path_factory.mktemp("tiny_sd"))
 
@@ -25,6 +25,6 @@ def tiny_sd_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_hpsv2_checkpoint(tmp_path_factory):
     """A tiny open_clip model registered as TINY_HPSV2_ARCH, saved in HPS's layout."""
-    from tiny_pipelines import build_tiny_hpsv2
+    from helpers.tiny_pipelines import build_tiny_hpsv2
 
     return build_tiny_hpsv2(tmp_path_factory.mktemp("tiny_hpsv2"))

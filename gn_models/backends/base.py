@@ -15,14 +15,19 @@ a settings dataclass (``config_class``) and ``prepare`` / ``load``, and add one 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
-from gn_models.types import PromptEmbeds
+
+from gn_models.types import PreparedModel, PromptEmbeds
 
 
 class DiffusionBackend(ABC):
     """A text-to-image diffusion model seen through the operations golden noise needs.
+
+    Class attributes ``kind`` (registry name) and ``config_class`` (settings dataclass), and
+    the classmethods ``prepare`` / ``load``, make a backend usable in the graph.
 
     Subclasses set ``device`` and ``dtype`` and implement ``encode_prompts``,
     ``denoiser`` (one forward pass), ``decode``, ``latent_shape`` and
@@ -31,10 +36,24 @@ class DiffusionBackend(ABC):
     latent rows those passes evaluated (B, or 2B with CFG): the work, whatever the batching.
     """
 
+    kind: ClassVar[str] = ""
+    config_class: ClassVar[type] = object
     device: torch.device
     dtype: torch.dtype = torch.float32
     unet_calls: int = 0
     unet_rows: int = 0
+
+    @classmethod
+    def prepare(cls, config: Any, directory: Path, device: str = "auto") -> PreparedModel:
+        """Make this family's base model ready under the local folder ``directory``: train
+        and save it, or verify pretrained weights and record which (``config``: an instance
+        of ``config_class``). Returns what to show in the UI."""
+        raise NotImplementedError(f"{cls.__name__} does not define prepare().")
+
+    @classmethod
+    def load(cls, config: Any, directory: Path, device: str = "auto") -> DiffusionBackend:
+        """The backend that ``prepare`` made ready in ``directory``, on ``device``."""
+        raise NotImplementedError(f"{cls.__name__} does not define load().")
 
     @property
     @abstractmethod

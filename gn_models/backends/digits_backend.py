@@ -21,6 +21,7 @@ from gn_models.sampling.ddim import ddim_sample
 from gn_models.types import PreparedModel, PromptEmbeds
 from gn_models.utils.device import resolve_device
 
+
 class DigitsBackend(DiffusionBackend):
     """DiffusionBackend for the digits profile.
 

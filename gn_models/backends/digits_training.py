@@ -16,7 +16,6 @@ from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
 from gn_models.data.digits import TRAIN_PHRASINGS, captions
 from gn_models.utils.training import adamw_cosine, make_accelerator
 
-
 # DDPM training schedule; DDIM sampling reuses it ("leading" spacing: 900, 800, ..., 0 at 10 steps).
 SCHEDULER_CONFIG: dict[str, Any] = {
     "num_train_timesteps": 1000,

@@ -47,7 +47,6 @@ def prompt_seed(text: str, index: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-
 @torch.no_grad()
 def collect_noise_sequences(
     backend: DiffusionBackend,

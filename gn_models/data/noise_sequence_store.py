@@ -1,4 +1,5 @@
-"""The noise-sequence dataset on disk: one Zarr v3 store, one group per prompt shard, chunked along samples.
+"""The noise-sequence dataset on disk: one Zarr v3 store, one group per prompt shard, chunked
+along samples.
 
 The store is a local path or an fsspec URL (``memory://``, ``s3://``, ...). A shard is
 written to a sibling ``<shard>.partial-<id>`` group, marked ``complete`` last, then moved
@@ -15,8 +16,8 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from gn_models.utils import fsio
 from gn_models.data.noise_sequences import NoiseSequences
+from gn_models.utils import fsio
 
 CHUNK_SIZE = 256  # samples per Zarr chunk
 COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")

@@ -13,7 +13,12 @@ import csv
 import io
 from pathlib import Path
 
-from gn_models.data.prompt_rows import PromptFileError, deduplicate_prompts, parse_label
+from gn_models.data.prompt_rows import (
+    PromptFileError,
+    deduplicate_prompts,
+    normalise_prompt,
+    parse_label,
+)
 from gn_models.types import Prompt
 
 PROMPT_COLUMNS = ("prompt", "prompts", "caption", "text")
@@ -92,5 +97,3 @@ def _parse_csv(text: str, path: Path) -> list[tuple[str, int | None]]:
         label = record[label_col] if label_col is not None and label_col < len(record) else ""
         rows.append((cell, parse_label(label, f"Prompt file {path}, row {line_no}")))
     return rows
-
-

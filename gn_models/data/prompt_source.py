@@ -34,5 +34,3 @@ def read_prompts(source: str | Path) -> list[Prompt]:
     if isinstance(source, str) and source.startswith(HF_PREFIX):
         return read_dataset_prompts(source)
     return read_prompt_file(source)
-
-

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,9 +46,7 @@ class EvaluationConfig:
 
     def settings(self) -> list[EvalSetting]:
         """Every (CFG scale, step count), step counts major, in the configured order."""
-        return [
-            EvalSetting(c, s) for s, c in itertools.product(self.step_counts, self.cfg_scales)
-        ]
+        return [EvalSetting(c, s) for s, c in itertools.product(self.step_counts, self.cfg_scales)]
 
 
 @dataclass

@@ -184,9 +184,7 @@ class NPNet(GoldenNoiseModel):
         elif config.residual == "conv":
             self.unet_embedding = ConvResidual(config.channels, config.conv_hidden)
         else:
-            raise ValueError(
-                f"NPNet residual={config.residual!r}: use 'swin_t', 'conv' or 'auto'."
-            )
+            raise ValueError(f"NPNet residual={config.residual!r}: use 'swin_t', 'conv' or 'auto'.")
         self.alpha = nn.Parameter(torch.zeros(()))
         self.beta = nn.Parameter(torch.zeros(()))
 

@@ -34,15 +34,17 @@ class RewardModel(ABC):
     score_range: tuple[float, float]
 
     @classmethod
-    @abstractmethod
     def prepare(cls, config: Any, directory: Path, device: str = "auto") -> PreparedModel:
         """Make the reward ready under the local folder ``directory``: train and save it, or
-        verify pretrained weights and record which; returns what to show in the UI."""
+        verify pretrained weights and record which; returns what to show in the UI. Needed
+        to use the reward in the graph."""
+        raise NotImplementedError(f"{cls.__name__} does not define prepare().")
 
     @classmethod
-    @abstractmethod
     def load(cls, config: Any, directory: Path, device: str = "auto") -> RewardModel:
-        """The reward that ``prepare`` made ready in ``directory``."""
+        """The reward that ``prepare`` made ready in ``directory`` (``config``: an instance of
+        ``config_class``). Needed to use the reward in the graph."""
+        raise NotImplementedError(f"{cls.__name__} does not define load().")
 
     @abstractmethod
     def score(

@@ -182,8 +182,9 @@ class HPSv2RewardConfig:
 class HPSv2Reward(RewardModel):
     """HPSv2 score of each image against its own prompt; higher is better.
 
-    Build with :meth:`from_checkpoint` (or ``prepare`` / ``load`` in the pipeline). The model is created once and kept in eval mode: fp16 on CUDA,
-    fp32 on the CPU. Features are normalised in fp32.
+    Build with :meth:`from_checkpoint` (or ``prepare`` / ``load`` in the pipeline). The model
+    is created once and kept in eval mode: fp16 on CUDA, fp32 on the CPU. Features are
+    normalised in fp32.
 
     Args:
         model: an open_clip CLIP model holding HPSv2 weights.

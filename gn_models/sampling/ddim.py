@@ -8,7 +8,6 @@ backend's ``scheduler_config``.
 from __future__ import annotations
 
 import torch
-
 from diffusers import DDIMInverseScheduler, DDIMScheduler
 
 from gn_models.backends.base import DiffusionBackend

@@ -73,7 +73,5 @@ def re_denoise_chain(
     """
     states = [x_T]
     for _ in range(num_redenoise):
-        states.append(
-            re_denoise(backend, states[-1], cond, cfg_denoise, cfg_inversion, num_steps)
-        )
+        states.append(re_denoise(backend, states[-1], cond, cfg_denoise, cfg_inversion, num_steps))
     return torch.stack(states, dim=1)

@@ -124,9 +124,7 @@ def sample_eval_images(context, config, storage, diffusion, device) -> Materiali
     with staged_write(storage.eval_images_dir) as tmp, torch.no_grad():
         for setting in settings:
             for method, (fn, params) in noise_functions(config, backend, models, setting).items():
-                out = sample_with_noise(
-                    backend, fn, prompts, seeds, setting, evaluation.batch_size
-                )
+                out = sample_with_noise(backend, fn, prompts, seeds, setting, evaluation.batch_size)
                 context.log.info(f"{setting.name} {method}: {len(out.images)} images")
                 rows += _write_pngs(
                     tmp, out, setting, method, params, prompts, seeds, config.png_scale

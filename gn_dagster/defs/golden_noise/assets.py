@@ -6,7 +6,6 @@ The asset, its run config (``<Model>AssetConfig``: the model's config fields but
 description come from the model class, so a new model needs no code here.
 """
 
-
 import inspect
 
 from accelerate import PartialState

@@ -49,7 +49,5 @@ def noise_sequences_checks(context: AssetCheckExecutionContext, storage: Storage
     group = open_shard(store, shard)
     kept = group["kept"][...] if group.attrs["count"] else np.zeros(0, dtype=bool)
     yield check_result(standard_normal(states[:, 0]), "x_T_standard_normal")
-    yield check_result(
-        norm_ratio_in_band(states[:, -1], states[:, 0]), "golden_noise_norm_in_band"
-    )
+    yield check_result(norm_ratio_in_band(states[:, -1], states[:, 0]), "golden_noise_norm_in_band")
     yield check_result(kept_fraction_above(np.asarray(kept)), "kept_fraction_above_floor")

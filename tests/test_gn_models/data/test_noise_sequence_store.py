@@ -2,24 +2,13 @@ import numpy as np
 import pytest
 import zarr
 
-from gn_models.data.noise_sequences import NoiseSequences
-from gn_models.data.noise_sequence_store import IncompleteShardError, open_shard, read_shard, write_shard
-
-
-def make_sequences(n=5, fill=0.0, steps=3):
-    rng = np.random.default_rng(0)
-    reward = rng.random((n, steps + 1), dtype=np.float32)
-    reward[:, 2:-1] = np.nan
-    return NoiseSequences(
-        prompt=np.array([f"prompt {i}" for i in range(n)], dtype=object),
-        label=np.arange(n, dtype=np.int64),
-        seed=np.arange(n, dtype=np.int64) * 7,
-        noise=rng.standard_normal((n, steps + 1, 1, 6, 10), dtype=np.float32) + fill,
-        reward=reward,
-        image_standard=rng.integers(0, 255, (n, 1, 6, 10), dtype=np.uint8),
-        image_golden=rng.integers(0, 255, (n, 1, 6, 10), dtype=np.uint8),
-        kept=reward[:, -1] > reward[:, 0],
-    )
+from gn_models.data.noise_sequence_store import (
+    IncompleteShardError,
+    open_shard,
+    read_shard,
+    write_shard,
+)
+from helpers.sequences import make_sequences
 
 
 def test_round_trip_dtypes_and_chunks(tmp_path):
@@ -38,21 +27,21 @@ def test_round_trip_dtypes_and_chunks(tmp_path):
 def test_interrupted_write_keeps_previous_shard(tmp_path, monkeypatch):
     store = tmp_path / "s.zarr"
     write_shard(store, "shard-01", make_sequences(fill=0.0))
-    from gn_models import npd_store
+    from gn_models.data import noise_sequence_store as noise_sequence_store
 
     def crash(group, name, values, chunk_size):
         if name == "image_golden":
             raise KeyboardInterrupt("killed mid-write")
         original(group, name, values, chunk_size)
 
-    original = npd_store._write_array
-    monkeypatch.setattr(npd_store, "_write_array", crash)
+    original = noise_sequence_store._write_array
+    monkeypatch.setattr(noise_sequence_store, "_write_array", crash)
     with pytest.raises(KeyboardInterrupt):
         write_shard(store, "shard-01", make_sequences(fill=100.0))
     monkeypatch.undo()
     # the old complete shard is intact; the partial one is not readable under the shard name
     assert read_shard(store, "shard-01", ["noise"])["noise"].mean() < 10
-    with pytest.raises(IncompleteShardError, match="Materialize `noise_pairs`"):
+    with pytest.raises(IncompleteShardError, match="Materialize `noise_sequences`"):
         read_shard(store, "shard-02")
 
 

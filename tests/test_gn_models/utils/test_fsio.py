@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gn_models.utils import fsio
 from gn_models.data.noise_sequence_store import IncompleteShardError, read_shard, write_shard
-from models.test_npd_store import make_sequences
+from gn_models.utils import fsio
+from helpers.sequences import make_sequences
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_local_paths_stay_local(tmp_path):
 
 
 def test_zarr_shards_on_memory_filesystem(root):
-    store = fsio.join(root, "noise_pairs.zarr")
+    store = fsio.join(root, "noise_sequences.zarr")
     write_shard(store, "shard-00", make_sequences(fill=1.0), chunk_size=2)
     data = make_sequences(fill=2.0)
     write_shard(store, "shard-00", data, chunk_size=2)  # replaces the first version

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
-from tiny_pipelines import TINY_HPSV2_ARCH
 from torchvision.transforms.functional import to_tensor
 
 from gn_models.rewards.hpsv2 import (
@@ -25,6 +24,7 @@ from gn_models.rewards.hpsv2 import (
     find_hpsv2_checkpoint,
     preprocess,
 )
+from helpers.tiny_pipelines import TINY_HPSV2_ARCH
 
 TINY_ARCH = TINY_HPSV2_ARCH
 PROMPTS = [
@@ -46,7 +46,7 @@ def checkpoint(tiny_hpsv2_checkpoint):
 
 @pytest.fixture(scope="module")
 def reward(checkpoint):
-    return HPSv2Reward.load(checkpoint, arch=TINY_ARCH, batch_size=16)
+    return HPSv2Reward.from_checkpoint(checkpoint, arch=TINY_ARCH, batch_size=16)
 
 
 def images(n, height=64, width=64, channels=3, seed=1):
@@ -71,7 +71,7 @@ def test_scores_are_cosines_of_normalised_features(checkpoint, reward):
 
 def test_batching_and_order(checkpoint, reward):
     x = images(len(PROMPTS), seed=2)
-    small_batches = HPSv2Reward.load(checkpoint, arch=TINY_ARCH, batch_size=3)
+    small_batches = HPSv2Reward.from_checkpoint(checkpoint, arch=TINY_ARCH, batch_size=3)
     full = reward.score(x, PROMPTS, [None] * len(PROMPTS))
     torch.testing.assert_close(small_batches.score(x, PROMPTS, [None] * 7), full, atol=1e-5, rtol=0)
     permutation = torch.tensor([4, 0, 6, 2, 1, 5, 3])
@@ -136,7 +136,7 @@ def test_missing_checkpoint_names_repo_and_file(tmp_path):
     with pytest.raises(HPSv2CheckpointNotFoundError, match=re.escape("HPS_v2_compressed.pt")):
         find_hpsv2_checkpoint("v2.0", path=tmp_path / "nowhere.pt")
     with pytest.raises(HPSv2CheckpointNotFoundError, match=HPSV2_REPO):
-        HPSv2Reward.load(tmp_path / "nowhere.pt", arch=TINY_ARCH)
+        HPSv2Reward.from_checkpoint(tmp_path / "nowhere.pt", arch=TINY_ARCH)
     assert isinstance(caught.value, FileNotFoundError)
     with pytest.raises(ValueError, match=re.escape("v2.0")):
         find_hpsv2_checkpoint("v3")
@@ -166,12 +166,12 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(checkpoint, tmp_path)
     with pytest.raises(
         HPSv2CheckpointError, match=re.escape(f"corrupt.pt as an open_clip {TINY_ARCH}")
     ):
-        HPSv2Reward.load(corrupt, arch=TINY_ARCH)
+        HPSv2Reward.from_checkpoint(corrupt, arch=TINY_ARCH)
     state = torch.load(checkpoint, weights_only=True)["state_dict"]
     state.pop("text_projection")
     partial = tmp_path / "partial.pt"
     torch.save({"state_dict": state}, partial)
     with pytest.raises(HPSv2CheckpointError, match=re.escape("partial.pt")):
-        HPSv2Reward.load(partial, arch=TINY_ARCH)
+        HPSv2Reward.from_checkpoint(partial, arch=TINY_ARCH)
     with pytest.raises(ValueError, match="ViT-H-14"):
-        HPSv2Reward.load(checkpoint, arch="no-such-arch")
+        HPSv2Reward.from_checkpoint(checkpoint, arch="no-such-arch")

@@ -8,17 +8,17 @@ from dagster import AssetKey, AssetRecordsFilter, Definitions
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.definitions import defs
 from gn_dagster.partitions import NUM_SHARDS, registered_shards
-from gn_models.ddim import re_denoise
 from gn_models.backends.digits_backend import DigitsBackend
 from gn_models.data.noise_sequence_store import open_shard, read_shard
 from gn_models.data.shards import hash_shard_keys
-from gn_models.prompts import read_prompt_file, shard_of
 from gn_models.golden_noise.registry import load_golden_model
-from pipeline.conftest import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
+from gn_models.prompts import read_prompt_file, shard_of
+from gn_models.sampling.re_denoise import re_denoise
+from helpers.conftest import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
 
 SOURCE_NAMES = ["prompt_source", "eval_prompt_source"]
 ASSET_NAMES = [
-    "prompts", "eval_prompts", "base_model", "reward_model", "noise_pairs", *MODEL_ASSET_NAMES,
+    "prompts", "eval_prompts", "base_model", "reward_model", "noise_sequences", *MODEL_ASSET_NAMES,
     "eval_images", "scores", "comparison",
 ]  # fmt: skip
 METHODS = ["redenoise", *MODEL_ASSET_NAMES]
@@ -49,7 +49,7 @@ def test_every_asset_and_shard_materialized(materialized):
     shards = registered_shards(materialized.instance)
     assert shards == hash_shard_keys(NUM_SHARDS)
     for name in ASSET_NAMES:
-        for shard in shards if name in ("prompts", "noise_pairs") else [None]:
+        for shard in shards if name in ("prompts", "noise_sequences") else [None]:
             latest(materialized, name, shard)
 
 
@@ -65,7 +65,7 @@ def test_prompt_shards_partition_the_file(materialized):
 
 
 def test_noise_sequences_zarr_shapes_dtypes_and_statistics(materialized):
-    store = materialized.storage.npd_store
+    store = materialized.storage.noise_sequence_store
     keys = hash_shard_keys(NUM_SHARDS)
     shards = [read_shard(store, k) for k in keys if open_shard(store, k).attrs["count"]]
     data = {k: np.concatenate([s[k] for s in shards]) for k in shards[0]}
@@ -82,12 +82,12 @@ def test_noise_sequences_zarr_shapes_dtypes_and_statistics(materialized):
     assert np.isnan(data["reward"][:, 2]).all() and ((rewarded >= 0) & (rewarded <= 1)).all()
     np.testing.assert_array_equal(data["kept"], data["reward"][:, 3] > data["reward"][:, 0])
     assert open_shard(store, keys[0])["noise"].chunks[0] == 8  # chunked along samples
-    meta = latest(materialized, "noise_pairs", keys[0])
+    meta = latest(materialized, "noise_sequences", keys[0])
     assert {"path", "count", "kept_fraction", "mean_reward_gain"} <= set(meta)
 
 
 def test_re_denoise_round_trip_with_trained_base_model(materialized):
-    backend = DigitsBackend.load(materialized.storage.base_model_dir)
+    backend = DigitsBackend.from_directory(materialized.storage.base_model_dir)
     cond = backend.encode_prompts(["a handwritten digit seven"] * 64)
     x_T = backend.initial_noise(list(range(64)))
     back = re_denoise(backend, x_T, cond, cfg_denoise=1.0, cfg_inversion=1.0)
@@ -99,7 +99,7 @@ def test_re_denoise_round_trip_with_trained_base_model(materialized):
 
 
 def test_checkpoints_reload_and_change_noise(materialized):
-    backend = DigitsBackend.load(materialized.storage.base_model_dir)
+    backend = DigitsBackend.from_directory(materialized.storage.base_model_dir)
     cond = backend.encode_prompts(["the number 3", "handwritten eight"])
     x = backend.initial_noise([1, 2])
     for name in MODEL_ASSET_NAMES:

@@ -30,7 +30,7 @@ REPO = Path(__file__).parents[2]
 CHROMIUM = os.environ.get("GN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("GN_UI_SCREENSHOTS", REPO / "build" / "ui-screenshots"))
 SENSOR_INTERVAL = 5  # seconds, GN_SENSOR_INTERVAL of the tested server
-ASSETS = ["prompts", "noise_pairs", *MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
+ASSETS = ["prompts", "noise_sequences", *MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("GN_REQUIRE_BROWSER") == "1":
@@ -168,7 +168,7 @@ def test_no_first_visit_dialog_covers_the_ui(server):
 
 def test_asset_graph_metadata_and_preview_render(server, page):
     url, _, _ = server
-    open_page(page, f"{url}/assets/noise_pairs?view=lineage")
+    open_page(page, f"{url}/assets/noise_sequences?view=lineage")
     page.get_by_role(
         "button", name="All", exact=True
     ).click()  # the whole graph, not only neighbours
@@ -206,7 +206,7 @@ def test_editing_the_prompt_file_runs_exactly_the_changed_shards(server, page, m
         runs = wait_for(launched, 120, f"the prompt sensor's runs for {sorted(changed)}")
         launch_seconds = time.monotonic() - edited_at
         assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(changed)
-        assert {r.job_name for r in runs} == {"collect_noise_pairs"}
+        assert {r.job_name for r in runs} == {"collect_noise_sequences"}
 
         def finished():
             done = [instance.get_run_by_id(r.run_id) for r in runs]
@@ -223,5 +223,5 @@ def test_editing_the_prompt_file_runs_exactly_the_changed_shards(server, page, m
     badge.wait_for()
     badge.hover()
     page.get_by_text("has a new data version").first.wait_for()
-    assert "noise_pairs" in page.inner_text("body")
+    assert "noise_sequences" in page.inner_text("body")
     screenshot(page, "npnet-unsynced")

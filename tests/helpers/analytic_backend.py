@@ -3,7 +3,8 @@
 import torch
 
 from gn_models.backends.base import DiffusionBackend
-from gn_models.backends.digits_backend import SCHEDULER_CONFIG
+from gn_models.backends.digits_training import SCHEDULER_CONFIG
+from gn_models.sampling.ddim import ddim_sample
 from gn_models.types import PromptEmbeds
 
 
@@ -33,3 +34,6 @@ class AnalyticBackend(DiffusionBackend):
 
     def decode(self, latents):
         return (latents.clamp(-1, 1) + 1) / 2
+
+    def generate(self, x_T, cond, cfg_scale, num_steps):
+        return self.decode(ddim_sample(self, x_T, cond, cfg_scale, num_steps))

@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from gn_models.golden_noise.registry import load_golden_model
 from gn_models.golden_noise.noise_gru import (
     NoiseGRU,
     NoiseGRUConfig,
@@ -11,6 +10,7 @@ from gn_models.golden_noise.noise_transformer import (
     NoiseTransformer,
     NoiseTransformerConfig,
 )
+from gn_models.golden_noise.registry import load_golden_model
 from gn_models.types import PromptEmbeds
 
 

@@ -1,8 +1,8 @@
 import torch
 
 from gn_models.golden_noise.film_noise_net import FiLMNoiseNet, FiLMNoiseNetConfig
-from gn_models.types import PromptEmbeds
 from gn_models.golden_noise.training import TrainingConfig, train_noise_model
+from gn_models.types import PromptEmbeds
 
 
 def toy_data(n=64):

@@ -1,10 +1,10 @@
 import numpy as np
 
-from gn_models.ddim import re_denoise
-from gn_models.npd import SamplingConfig, collect_noise_sequences
-from gn_models.prompts import Prompt, prompt_seed
+from gn_models.data.collect import CollectionConfig, collect_noise_sequences, prompt_seed
 from gn_models.rewards.base import RewardModel
-from models.analytic_backend import AnalyticBackend
+from gn_models.sampling.re_denoise import re_denoise
+from gn_models.types import Prompt
+from helpers.analytic_backend import AnalyticBackend
 
 
 class Brightness(RewardModel):
@@ -19,8 +19,8 @@ PROMPTS = [Prompt("a", 1), Prompt("bb"), Prompt("ccc", 3)]
 
 def test_sequences_are_repeated_redenoise_and_rewards_follow_the_config():
     backend = AnalyticBackend()
-    config = SamplingConfig(num_redenoise=3, num_steps=10)
-    data = collect_noise_sequences(backend, Brightness(), PROMPTS, 2, config, batch_size=4)
+    config = CollectionConfig(seeds_per_prompt=2, num_redenoise=3, num_steps=10, batch_size=4)
+    data = collect_noise_sequences(backend, Brightness(), PROMPTS, config)
     assert data.noise.shape == (6, 4, 1, 6, 10) and data.reward.shape == (6, 4)
     assert list(data.seed[:2]) == [prompt_seed("a", 0), prompt_seed("a", 1)]
     np.testing.assert_array_equal(data.label, [1, 1, -1, -1, 3, 3])
@@ -37,10 +37,10 @@ def test_sequences_are_repeated_redenoise_and_rewards_follow_the_config():
 def test_pairs_are_the_n_equals_1_case_and_every_step_rewards():
     backend = AnalyticBackend()
     pairs = collect_noise_sequences(
-        backend, Brightness(), PROMPTS, 1, SamplingConfig(num_redenoise=1), batch_size=2
+        backend, Brightness(), PROMPTS, CollectionConfig(1, num_redenoise=1, batch_size=2)
     )
     chain = collect_noise_sequences(
-        backend, Brightness(), PROMPTS, 1, SamplingConfig(num_redenoise=2, reward_every_step=True)
+        backend, Brightness(), PROMPTS, CollectionConfig(1, num_redenoise=2, reward_every_step=True)
     )
     assert pairs.noise.shape[1] == 2 and not np.isnan(chain.reward).any()
     np.testing.assert_allclose(pairs.noise, chain.noise[:, :2], atol=1e-6)
@@ -51,8 +51,8 @@ def test_unet_rows_count_work_whatever_the_batching():
     counts = []
     for batch_size in (1, 6):
         backend = AnalyticBackend()
-        config = SamplingConfig(num_redenoise=2, num_steps=4)
-        collect_noise_sequences(backend, Brightness(), PROMPTS, 2, config, batch_size=batch_size)
+        config = CollectionConfig(2, num_redenoise=2, num_steps=4, batch_size=batch_size)
+        collect_noise_sequences(backend, Brightness(), PROMPTS, config)
         counts.append((backend.unet_calls, backend.unet_rows))
     (calls_1, rows_1), (calls_6, rows_6) = counts
     assert rows_1 == rows_6 > 0 and calls_1 == 6 * calls_6

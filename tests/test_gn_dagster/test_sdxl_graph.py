@@ -20,26 +20,26 @@ from dagster import (
     RunConfig,
     validate_run_config,
 )
-from tiny_pipelines import TINY_HPSV2_ARCH
 
 from gn_dagster import profiles, train_cli
 from gn_dagster.assets.evaluation import EvalImagesConfig
 from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES, load_training_sequences
-from gn_dagster.assets.noise_pairs import NoisePairsConfig
+from gn_dagster.assets.noise_sequences import NoisePairsConfig
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.partitions import registered_shards
 from gn_dagster.profiles import SDXLProfileResource
-from gn_models.utils import fsio
 from gn_models.data.noise_sequence_store import open_shard, read_shard
 from gn_models.golden_noise.registry import load_golden_model
-from pipeline.conftest import TINY, head_of
+from gn_models.utils import fsio
+from helpers.conftest import TINY, head_of
+from helpers.tiny_pipelines import TINY_HPSV2_ARCH
 
 PROMPTS = "../shared/data/prompts"
 TINY_SDXL = RunConfig(
     ops={name: TINY.ops[name] for name in MODEL_ASSET_NAMES}
     | {
-        "noise_pairs": NoisePairsConfig(
+        "noise_sequences": NoisePairsConfig(
             seeds_per_prompt=2, num_redenoise=2, num_steps=3, batch_size=8, chunk_size=4
         ),
         "eval_images": EvalImagesConfig(
@@ -90,9 +90,9 @@ def test_base_and_reward_models_are_recorded(sdxl_graph):
     assert latest(instance, "reward_model")["reward"].value == "HPSv2 v2.1"
 
 
-def test_noise_pairs_on_sdxl_latents_in_memory_store(sdxl_graph):
+def test_noise_sequences_on_sdxl_latents_in_memory_store(sdxl_graph):
     defs, _, root = sdxl_graph
-    store = defs.resources["storage"].npd_store
+    store = defs.resources["storage"].noise_sequence_store
     assert store.startswith("memory://")
     counts = []
     for shard in fsspec.filesystem("memory").ls(fsio.url_to_fs(store)[1], detail=False):
@@ -143,7 +143,7 @@ def test_profile_that_no_longer_matches_the_record_is_refused(sdxl_graph, tiny_s
         other.load_backend(storage.base_model_dir)
 
 
-@pytest.mark.parametrize("job", ["collect_noise_pairs", "train_and_evaluate"])
+@pytest.mark.parametrize("job", ["collect_noise_sequences", "train_and_evaluate"])
 def test_sdxl_run_config_files_validate(job):
     defs = build_definitions("memory://unused", profile=SDXLProfileResource())
     path = Path(__file__).parents[2] / "configs" / "sdxl" / f"{job}.yaml"
@@ -157,7 +157,7 @@ def test_sdxl_run_config_files_validate(job):
 
 def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
     defs, instance, _ = sdxl_graph
-    store = defs.resources["storage"].npd_store
+    store = defs.resources["storage"].noise_sequence_store
     keys = registered_shards(instance)
     shards = [k for k in keys if open_shard(store, k).attrs["count"] > 0]
     group = zarr.open_group(fsio.join(store, shards[0]), mode="r+")

@@ -1,7 +1,8 @@
 import torch
 
-from gn_models.ddim import ddim_sample, re_denoise
-from models.analytic_backend import AnalyticBackend
+from gn_models.sampling.ddim import ddim_sample, ddim_scheduler
+from gn_models.sampling.re_denoise import re_denoise
+from helpers.analytic_backend import AnalyticBackend
 
 
 def setup(batch=3):
@@ -19,7 +20,7 @@ def test_round_trip_is_exact_when_eps_ignores_x():
 
 def test_inversion_matches_closed_form_at_x_T_level():
     backend, cond, x_T = setup()
-    scheduler = backend.ddim_scheduler(10)
+    scheduler = ddim_scheduler(backend, 10)
     a = scheduler.alphas_cumprod
     t, t_prev = int(scheduler.timesteps[0]), int(scheduler.timesteps[1])
     x_golden = re_denoise(backend, x_T, cond, 5.5, 1.0, 10)

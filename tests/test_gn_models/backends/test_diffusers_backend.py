@@ -4,14 +4,15 @@ import shutil
 import pytest
 import torch
 from diffusers import DDPMPipeline, DDPMScheduler, EulerDiscreteScheduler, UNet2DModel
-from tiny_pipelines import SIZES, build_tiny_sdxl
 
-from gn_models.ddim import ddim_sample, re_denoise
 from gn_models.backends.diffusers_backend import (
     DiffusersBackend,
     ModelWeightsNotFoundError,
     load_pipeline,
 )
+from gn_models.sampling.ddim import ddim_sample, ddim_scheduler
+from gn_models.sampling.re_denoise import re_denoise
+from helpers.tiny_pipelines import SIZES, build_tiny_sdxl
 
 LATENT = SIZES["latent"]  # (4, 8, 8) for 64x64 images
 SDXL_WIDTH = sum(SIZES["sdxl_hidden"])  # 32 + 64
@@ -59,14 +60,14 @@ def test_sdxl_shapes_and_embeddings(sdxl):
         "leading",
         1,
     )
-    ddim = sdxl.ddim_scheduler(10)
+    ddim = ddim_scheduler(sdxl, 10)
     assert ddim.timesteps[0] == 901
     assert not ddim.config.clip_sample and not ddim.config.set_alpha_to_one
     # a saved Euler config without DDIM's keys must not get DDIM's pixel-space defaults
     original = sdxl.pipe.scheduler
     sdxl.pipe.scheduler = EulerDiscreteScheduler(beta_schedule="scaled_linear")
     try:
-        plain = DiffusersBackend(sdxl.pipe).ddim_scheduler(10)
+        plain = ddim_scheduler(DiffusersBackend(sdxl.pipe), 10)
     finally:
         sdxl.pipe.scheduler = original
     assert not plain.config.clip_sample and not plain.config.set_alpha_to_one

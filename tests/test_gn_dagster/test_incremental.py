@@ -11,8 +11,8 @@ from gn_dagster.local_automation import LocalAutomation, clock_between_cron_tick
 from gn_dagster.partitions import NUM_SHARDS
 from gn_models.data.shards import hash_shard_keys
 from gn_models.prompts import shard_of
-from pipeline.conftest import TINY
-from pipeline.staleness import stale_assets
+from helpers.conftest import TINY
+from helpers.staleness import stale_assets
 
 SHARDS = hash_shard_keys(NUM_SHARDS)
 NIGHTLY = [*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
@@ -50,7 +50,7 @@ def test_one_edited_prompt_reruns_its_shard_now_and_training_at_the_cron_tick(gr
 
     assert sorted(auto.sensor_tick()) == sorted(changed)
     assert auto.sensor_tick() == []  # same content: never requested twice
-    collected = [r for r in auto.runs if r.dagster_run.job_name == "collect_noise_pairs"]
+    collected = [r for r in auto.runs if r.dagster_run.job_name == "collect_noise_sequences"]
     assert sorted(r.dagster_run.tags["dagster/partition"] for r in collected) == sorted(changed)
     assert set(stale_assets(g.defs, g.instance)) == set(MODEL_ASSET_NAMES)
 
@@ -76,7 +76,7 @@ def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
     retrain = RunConfig(ops={"base_model": TINY.ops["base_model"].model_copy(update={"seed": 1})})
     run_job(g.defs, g.instance, "prepare_models", run_config=retrain, log=lambda _: None)
     requested = auto.automation_tick(now + datetime.timedelta(minutes=1))
-    assert requested == {AssetKey("noise_pairs"): set(SHARDS)}
+    assert requested == {AssetKey("noise_sequences"): set(SHARDS)}
 
 
 def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
@@ -84,10 +84,10 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     auto = LocalAutomation(g.defs, g.instance, TINY)
     now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
-    broken = TINY.ops["noise_pairs"].model_copy(update={"cfg_denoise": 500.0})  # x'_n explodes
-    job = g.defs.resolve_job_def("collect_noise_pairs")
+    broken = TINY.ops["noise_sequences"].model_copy(update={"cfg_denoise": 500.0})  # x'_n explodes
+    job = g.defs.resolve_job_def("collect_noise_sequences")
     result = job.execute_in_process(
-        run_config=RunConfig(ops={"noise_pairs": broken}),
+        run_config=RunConfig(ops={"noise_sequences": broken}),
         instance=g.instance,
         partition_key=SHARDS[0],
         raise_on_error=False,
@@ -100,7 +100,7 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     }
     assert set(stale_assets(g.defs, g.instance)) == set(MODEL_ASSET_NAMES)
     assert auto.automation_tick(next_cron_tick(now) + datetime.timedelta(minutes=1)) == {}
-    run_job(g.defs, g.instance, "collect_noise_pairs", SHARDS[0], TINY, log=lambda _: None)
+    run_job(g.defs, g.instance, "collect_noise_sequences", SHARDS[0], TINY, log=lambda _: None)
     requested = auto.automation_tick(next_cron_tick(now) + datetime.timedelta(minutes=2))
     assert names(requested) == set(NIGHTLY)  # the shard passes again: the pending retrain runs
 

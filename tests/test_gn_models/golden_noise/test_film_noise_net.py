@@ -12,7 +12,9 @@ def cond(batch, dim=16):
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (4, 16, 24), (4, 9, 5)])
 def test_identity_at_init_and_shapes(shape):
-    model = FiLMNoiseNet(FiLMNoiseNetConfig(channels=shape[0], embed_dim=16, hidden=16, num_blocks=2))
+    model = FiLMNoiseNet(
+        FiLMNoiseNetConfig(channels=shape[0], embed_dim=16, hidden=16, num_blocks=2)
+    )
     x = torch.randn(3, *shape)
     torch.testing.assert_close(model(x, cond(3)), x)  # zero-initialised output conv
 

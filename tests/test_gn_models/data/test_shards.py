@@ -2,14 +2,16 @@ import os
 
 import pytest
 
+from gn_models.data.prompt_rows import PromptFileError
 from gn_models.data.shards import (
     MAX_SHARDS,
     hash_shard_keys,
     read_shards,
+    shard_of,
     shard_version,
     source_signature,
 )
-from gn_models.prompts import Prompt, PromptFileError, shard_of
+from gn_models.types import Prompt
 
 
 def test_a_file_is_split_into_every_hash_shard(tmp_path):

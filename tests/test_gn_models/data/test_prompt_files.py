@@ -5,17 +5,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gn_models.prompts import (
-    Prompt,
-    PromptFileError,
-    normalise_prompt,
-    prompt_seed,
-    read_prompt_file,
-    read_prompts,
-    shard_of,
-)
+from gn_models.data.collect import prompt_seed
+from gn_models.data.prompt_files import read_prompt_file
+from gn_models.data.prompt_rows import PromptFileError, normalise_prompt, parse_label
+from gn_models.data.prompt_source import read_prompts
+from gn_models.data.shards import shard_of
+from gn_models.types import Prompt
+from helpers.paths import SHARED_PROMPTS
 
-SHARED_PROMPTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "prompts"
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # CJK ideographs, full-width marks
 
 
@@ -286,8 +283,6 @@ def test_hf_bad_specs(spec, error):
 
 
 def test_parse_label_cells():
-    from gn_models.prompts import parse_label
-
     assert [parse_label(v, "row") for v in (" 7 ", 7, 7.0, "", None, float("nan"))] == [
         7, 7, 7, None, None, None,
     ]  # fmt: skip
