@@ -55,7 +55,7 @@ def run_job(
     start = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
-        run_config=_ops_of(job, run_config),
+        run_config=_run_config_of(job, run_config),
         instance=instance,
         partition_key=partition,
         raise_on_error=True,
@@ -66,12 +66,15 @@ def run_job(
     return result
 
 
-def _ops_of(job, run_config: RunConfig | None, log_level: str = "INFO") -> RunConfig:
-    """The part of ``run_config`` that configures this job's ops, with console logs at
-    ``log_level`` (Dagster's DEBUG event stream is too chatty for a terminal)."""
+def _run_config_of(job, run_config: RunConfig | None, log_level: str = "INFO") -> RunConfig:
+    """The part of ``run_config`` that configures this job (its ops and the resources), with
+    console logs at ``log_level`` (Dagster's DEBUG event stream is too chatty for a terminal)."""
     names = set(job.graph.node_dict)
     ops = {k: v for k, v in (run_config.ops if run_config else {}).items() if k in names}
-    return RunConfig(ops=ops, loggers={"console": {"config": {"log_level": log_level}}})
+    resources = dict(run_config.resources or {}) if run_config else {}
+    return RunConfig(
+        ops=ops, resources=resources, loggers={"console": {"config": {"log_level": log_level}}}
+    )
 
 
 def main() -> int:

@@ -215,9 +215,10 @@ class DiffusersBackend(DiffusionBackend):
             ``unet.config.sample_size * vae_scale_factor`` (SDXL 1024, SD 1.5 512).
         sampler: the scheduler ``generate`` uses: "ddim" (``DDIMScheduler`` with the model's
             schedule, the same as ``gn_models.sampling.ddim.ddim_sample`` when
-            ``sampler_config`` is empty) or a diffusers scheduler class name ("EulerDiscreteScheduler", "LCMScheduler",
-            "TCDScheduler", ...), built ``from_config(model scheduler config,
-            **sampler_config)``. DDIM and re-denoise always use the model's own schedule.
+            ``sampler_config`` is empty) or a diffusers scheduler class name
+            ("EulerDiscreteScheduler", "LCMScheduler", "TCDScheduler", ...), built
+            ``from_config(model scheduler config, **sampler_config)``. DDIM and re-denoise
+            always use the model's own schedule.
         sampler_config: overrides for the sampler, e.g. {"timestep_spacing": "trailing"}
             for SDXL-Lightning.
 

@@ -5,23 +5,27 @@ import pandas as pd
 import torch
 from dagster import AssetKey, AssetRecordsFilter, Definitions
 
-from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
 from gn_dagster.definitions import defs
-from gn_dagster.partitions import NUM_SHARDS, registered_shards
+from gn_dagster.partitions import registered_shards
+from gn_dagster.settings import Settings
 from gn_models.backends.digits_backend import DigitsBackend
 from gn_models.data.noise_sequence_store import open_shard, read_shard
-from gn_models.data.shards import hash_shard_keys
-from gn_models.golden_noise.registry import load_golden_model
-from gn_models.prompts import read_prompt_file, shard_of
+from gn_models.data.prompt_files import read_prompt_file
+from gn_models.data.shards import hash_shard_keys, shard_of
+from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
 from gn_models.sampling.re_denoise import re_denoise
-from helpers.conftest import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
+from helpers.graph import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
+
+NUM_SHARDS = Settings().num_shards
+MODEL_ASSET_NAMES = list(MODEL_CLASSES)
 
 SOURCE_NAMES = ["prompt_source", "eval_prompt_source"]
 ASSET_NAMES = [
-    "prompts", "eval_prompts", "base_model", "reward_model", "noise_sequences", *MODEL_ASSET_NAMES,
+    "prompts", "eval_prompts", "base_model", "filter_reward_model", "judge_reward_model",
+    "noise_sequences", *MODEL_ASSET_NAMES,
     "eval_images", "scores", "comparison",
 ]  # fmt: skip
-METHODS = ["redenoise", *MODEL_ASSET_NAMES]
+METHODS = ["re_denoise", *MODEL_ASSET_NAMES]
 SETTINGS = [(5.5, 4), (1.0, 4)]  # the TINY eval settings
 EVAL_PAIRS = NUM_EVAL_PROMPTS * 2  # prompts x seeds
 
@@ -37,8 +41,9 @@ def latest(m, name, partition=None):
 
 
 def test_definitions_load_and_validate():
-    Definitions.validate_loadable(defs)
-    specs = list(defs.resolve_all_asset_specs())
+    built = defs()  # the lazily built Definitions that `dagster dev` loads
+    Definitions.validate_loadable(built)
+    specs = list(built.resolve_all_asset_specs())
     assert sorted(s.key.path[-1] for s in specs) == sorted(ASSET_NAMES + SOURCE_NAMES)
     for spec in specs:
         assert spec.description, spec.key
@@ -144,6 +149,6 @@ def test_comparison_table(materialized):
     assert (frame["win_rate_ci_low"] <= frame["win_rate"]).all()
     assert (frame["win_rate"] <= frame["win_rate_ci_high"]).all()
     assert (frame["extra_time_ratio"] > 0).all()
-    assert (frame.loc[frame["method"] == "redenoise", "parameters"] == 0).all()
+    assert (frame.loc[frame["method"] == "re_denoise", "parameters"] == 0).all()
     assert (frame.loc[frame["method"] == "npnet", "parameters"] > 0).all()
     assert "win rate" in latest(materialized, "comparison")["summary"].value

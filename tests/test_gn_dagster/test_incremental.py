@@ -5,15 +5,17 @@ import datetime
 
 from dagster import AssetKey, RunConfig
 
-from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
-from gn_dagster.demo import run_job
-from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
-from gn_dagster.partitions import NUM_SHARDS
-from gn_models.data.shards import hash_shard_keys
-from gn_models.prompts import shard_of
-from helpers.conftest import TINY
+from helpers.graph import TINY, TINY_BASE_MODEL, TINY_OPS
 from helpers.staleness import stale_assets
 
+from gn_dagster.demo import run_job
+from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
+from gn_dagster.settings import Settings
+from gn_models.data.shards import hash_shard_keys, shard_of
+from gn_models.golden_noise.registry import MODEL_CLASSES
+
+NUM_SHARDS = Settings().num_shards
+MODEL_ASSET_NAMES = list(MODEL_CLASSES)
 SHARDS = hash_shard_keys(NUM_SHARDS)
 NIGHTLY = [*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
 
@@ -73,7 +75,8 @@ def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
     auto = LocalAutomation(g.defs, g.instance, TINY)
     now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
-    retrain = RunConfig(ops={"base_model": TINY.ops["base_model"].model_copy(update={"seed": 1})})
+    settings = {**TINY_BASE_MODEL, "seed": 1}
+    retrain = RunConfig(resources={"diffusion": {"config": {"kind": "digits", "settings": settings}}})
     run_job(g.defs, g.instance, "prepare_models", run_config=retrain, log=lambda _: None)
     requested = auto.automation_tick(now + datetime.timedelta(minutes=1))
     assert requested == {AssetKey("noise_sequences"): set(SHARDS)}
@@ -84,7 +87,7 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     auto = LocalAutomation(g.defs, g.instance, TINY)
     now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
-    broken = TINY.ops["noise_sequences"].model_copy(update={"cfg_denoise": 500.0})  # x'_n explodes
+    broken = {"config": {**TINY_OPS["noise_sequences"], "cfg_denoise": 500.0}}  # x'_n explodes
     job = g.defs.resolve_job_def("collect_noise_sequences")
     result = job.execute_in_process(
         run_config=RunConfig(ops={"noise_sequences": broken}),

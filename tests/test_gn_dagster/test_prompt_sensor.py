@@ -5,11 +5,14 @@ import os
 
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
 
-from gn_dagster.assets.prompts import prompts, read_prompts_frame
+from gn_dagster.defs.prompts.assets import prompts
+from gn_dagster.defs.prompts.sensor import PromptCursor, make_prompt_sensor
 from gn_dagster.partitions import registered_shards
-from gn_dagster.resources import PromptSourceResource
-from gn_dagster.sensors import PromptCursor, prompt_sensor
-from gn_dagster.storage import StorageResource
+from gn_dagster.prompt_tables import read_prompts_frame
+from gn_dagster.resources.prompt_source import PromptSourceResource
+from gn_dagster.resources.storage import StorageResource
+
+prompt_sensor = make_prompt_sensor()
 
 
 class Watch:
@@ -34,9 +37,15 @@ class Watch:
             cursor=self.cursor,
             resources={"prompt_source": self.resources["prompt_source"]},
         )
+        registered = registered_shards(self.instance)
         result = prompt_sensor(context)
+        assert registered_shards(self.instance) == registered  # the sensor only requests
         if isinstance(result, SensorResult):
             self.cursor = result.cursor
+            for request in result.dynamic_partitions_requests:  # as the daemon does
+                self.instance.add_dynamic_partitions(
+                    request.partitions_def_name, list(request.partition_keys)
+                )
         return result
 
     def requested(self) -> list[str]:

@@ -2,18 +2,21 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
-from gn_dagster.assets.prompts import prompts, read_prompts_frame
-from gn_dagster.partitions import NUM_SHARDS, register_shards
-from gn_dagster.resources import PromptSourceResource
-from gn_dagster.storage import StorageResource
-from gn_models.data.shards import hash_shard_keys, shard_version
-from gn_models.prompts import PromptFileError, shard_of
+from gn_dagster.defs.prompts.assets import prompts
+from gn_dagster.partitions import new_shards, prompt_shards
+from gn_dagster.prompt_tables import read_prompts_frame
+from gn_dagster.resources.prompt_source import PromptSourceResource
+from gn_dagster.resources.storage import StorageResource
+from gn_dagster.settings import Settings
+from gn_models.data.prompt_rows import PromptFileError
+from gn_models.data.shards import hash_shard_keys, shard_of, shard_version
 
+NUM_SHARDS = Settings().num_shards
 SHARDS = hash_shard_keys(NUM_SHARDS)
 
 
 def run(tmp_path, source, shard, instance):
-    register_shards(instance, [shard])
+    instance.add_dynamic_partitions(prompt_shards.name, new_shards(instance, [shard]))
     return materialize(
         [prompts],
         partition_key=shard,
