@@ -32,7 +32,8 @@ from dagster._core.instance.config import ConcurrencyConfig, PoolGranularity
 from dagster._core.instance.ref import InstanceRef
 from dagster._serdes import ConfigurableClassData
 
-from gn_dagster.executors import EXECUTOR_NAMES, executor_from_env
+from gn_dagster.executors import EXECUTOR_NAMES, executor_by_name
+from gn_dagster.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -66,13 +67,14 @@ def _env(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def graphs() -> dict[str, Definitions]:
     """The graph of every profile (GN_PROFILE), e.g. digits and sdxl (pretrained models)."""
-    from gn_dagster import definitions
+    from gn_dagster.definitions import build_definitions
+    from gn_dagster.profiles import PROFILES
 
     built = {}
     with pytest.MonkeyPatch.context() as patch:
-        for name in definitions.PROFILES:
+        for name in PROFILES:
             patch.setenv("GN_PROFILE", name)
-            built[name] = definitions.build_definitions(profile=definitions.profile_from_env())
+            built[name] = build_definitions(Settings.from_env())
     return built
 
 
@@ -127,7 +129,7 @@ def validate_run_config_file(path: Path, executor: str, graphs: dict[str, Defini
     every profile's graph built with that executor (resources and ops must exist and
     validate). Returns the processed executor config."""
     run_config = yaml.safe_load(path.read_text())
-    executor_def = executor_from_env(executor)
+    executor_def = executor_by_name(executor)
     result = process_config(
         executor_def.config_schema.config_type, run_config["execution"]["config"]
     )
@@ -289,7 +291,7 @@ def test_k8s_run_config_gives_each_step_one_gpu(graphs, tmp_path):
     assert {"DAGSTER_PG_PASSWORD", "DAGSTER_PG_USERNAME", "DAGSTER_PG_HOST", "GN_EXECUTOR"} <= env
     assert container.image == ENV["GN_IMAGE"]
     run_config = yaml.safe_load((DEPLOY / "k8s/run_config.yaml").read_text())
-    assert run_config["resources"]["profile"]["config"]["device"] == "cuda"
+    assert run_config["resources"]["compute"]["config"]["device"] == "cuda"
 
 
 def test_celery_run_config_routes_steps_to_the_gpu_queue(graphs):
@@ -444,7 +446,7 @@ RUN_CONFIG_BREAKS = {
     ),
     "unknown resource field": (
         "k8s",
-        _set("resources.profile.config.devices", "cuda"),
+        _set("resources.compute.config.devices", "cuda"),
         Invalid,
         '"devices"',
     ),
@@ -486,12 +488,14 @@ def test_broken_accelerate_configs_fail(mutate, pattern, tmp_path):
         accelerate_launch_args(broken)
 
 
-# ---------------------------------------------------------------- executor_from_env
+# ---------------------------------------------------------------- executor_by_name
 
 
-def test_executor_from_env_names(monkeypatch):
+def test_executor_by_name(monkeypatch):
     from dagster_celery import celery_executor
     from dagster_k8s import k8s_job_executor
+
+    from gn_dagster.definitions import build_definitions
 
     expected = {
         "in_process": in_process_executor,
@@ -501,28 +505,24 @@ def test_executor_from_env_names(monkeypatch):
     }
     assert set(expected) == set(EXECUTOR_NAMES)
     for name, executor in expected.items():
-        assert executor_from_env(name) is executor
-        assert executor_from_env(name.upper().replace("_", "-")) is executor
-        monkeypatch.setenv("GN_EXECUTOR", name)
-        assert executor_from_env() is executor
+        assert executor_by_name(name) is executor
+        assert executor_by_name(name.upper().replace("_", "-")) is executor
+    assert executor_by_name("") is in_process_executor
+    monkeypatch.setenv("GN_EXECUTOR", "celery")  # the environment picks the graph's executor
+    assert build_definitions().executor is celery_executor
     monkeypatch.delenv("GN_EXECUTOR")
-    assert executor_from_env() is in_process_executor
-    monkeypatch.setenv("GN_EXECUTOR", "")
-    assert executor_from_env() is in_process_executor
+    assert build_definitions().executor is in_process_executor
 
 
 @pytest.mark.parametrize("name", ["kubernetes", "dask", "in process"])
-def test_executor_from_env_rejects_unknown_names(name, monkeypatch):
-    with pytest.raises(ValueError) as error:
-        executor_from_env(name)
+def test_executor_by_name_rejects_unknown_names(name):
+    with pytest.raises(ValueError, match="GN_EXECUTOR") as error:
+        executor_by_name(name)
     assert all(choice in str(error.value) for choice in EXECUTOR_NAMES)
-    monkeypatch.setenv("GN_EXECUTOR", name)
-    with pytest.raises(ValueError, match="GN_EXECUTOR"):
-        executor_from_env()
 
 
 @pytest.mark.parametrize("name,module", [("k8s", "dagster_k8s"), ("celery", "dagster_celery")])
-def test_executor_from_env_missing_package(name, module, monkeypatch):
+def test_executor_by_name_missing_package(name, module, monkeypatch):
     monkeypatch.setitem(sys.modules, module, None)  # import of it raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'golden-noise\[scale\]'"):
-        executor_from_env(name)
+        executor_by_name(name)

@@ -5,14 +5,13 @@ import datetime
 
 from dagster import AssetKey, RunConfig
 
-from helpers.graph import TINY, TINY_BASE_MODEL, TINY_OPS
-from helpers.staleness import stale_assets
-
 from gn_dagster.demo import run_job
 from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
 from gn_dagster.settings import Settings
 from gn_models.data.shards import hash_shard_keys, shard_of
 from gn_models.golden_noise.registry import MODEL_CLASSES
+from helpers.graph import TINY, TINY_BASE_MODEL, TINY_OPS
+from helpers.staleness import stale_assets
 
 NUM_SHARDS = Settings().num_shards
 MODEL_ASSET_NAMES = list(MODEL_CLASSES)
@@ -76,7 +75,9 @@ def test_a_new_base_model_reruns_every_shard_eagerly(graph_copy):
     now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
     settings = {**TINY_BASE_MODEL, "seed": 1}
-    retrain = RunConfig(resources={"diffusion": {"config": {"kind": "digits", "settings": settings}}})
+    retrain = RunConfig(
+        resources={"diffusion": {"config": {"kind": "digits", "settings": settings}}}
+    )
     run_job(g.defs, g.instance, "prepare_models", run_config=retrain, log=lambda _: None)
     requested = auto.automation_tick(now + datetime.timedelta(minutes=1))
     assert requested == {AssetKey("noise_sequences"): set(SHARDS)}

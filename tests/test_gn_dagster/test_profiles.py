@@ -1,37 +1,65 @@
-"""Profile selection from the environment and the device chosen per run."""
+"""Profiles from the environment (a choice of diffusion backend and rewards) and the device
+chosen per run."""
 
 import pytest
 from dagster import RunConfig, asset, materialize
 
-from gn_dagster.definitions import profile_from_env
-from gn_dagster.profiles import DigitsProfileResource, ProfileResource, SDXLProfileResource
+from gn_dagster.definitions import build_definitions
+from gn_dagster.profiles import profile_resources
+from gn_dagster.resources.models import ComputeResource
+from gn_dagster.settings import Settings
 
 
 def test_device_is_chosen_per_run_from_run_config():
     seen = []
 
     @asset
-    def uses_profile(profile: ProfileResource):
-        seen.append(profile.torch_device())
+    def uses_device(compute: ComputeResource):
+        seen.append(compute.torch_device())
 
     for device in ("cuda:1", "cpu"):
         materialize(
-            [uses_profile],
-            resources={"profile": DigitsProfileResource(device="auto")},
-            run_config=RunConfig(resources={"profile": {"config": {"device": device}}}),
+            [uses_device],
+            resources={"compute": ComputeResource(device="auto")},
+            run_config=RunConfig(resources={"compute": {"config": {"device": device}}}),
         )
     assert seen == ["cuda:1", "cpu"]
 
 
-def test_profile_from_env(monkeypatch):
+def test_profiles_from_the_environment(monkeypatch):
     monkeypatch.setenv("GN_PROFILE", "sdxl")
     monkeypatch.setenv("GN_SDXL_MODEL", "/models/dreamshaper-xl")
+    monkeypatch.setenv("GN_HPSV2_VERSION", "v2.0")
+    monkeypatch.setenv("GN_JUDGE_HPSV2_VERSION", "v2.1")
     monkeypatch.setenv("GN_DEVICE", "cuda:0")
-    profile = profile_from_env()
-    assert isinstance(profile, SDXLProfileResource)
-    assert profile.device == "cuda:0"
+    resources = build_definitions().resources
+    assert resources["compute"].device == "cuda:0"
+    assert resources["diffusion"].kind == "diffusers"
+    assert resources["diffusion"].config().model == "/models/dreamshaper-xl"
+    assert resources["filter_reward"].config().version == "v2.0"  # the filter and the judge
+    assert resources["judge_reward"].config().version == "v2.1"  # are set apart
     monkeypatch.setenv("GN_PROFILE", "digits")
-    assert isinstance(profile_from_env(), DigitsProfileResource)
+    digits = profile_resources(Settings.from_env())
+    assert [digits[k].kind for k in ("diffusion", "filter_reward", "judge_reward")] == [
+        "digits", "digit_classifier", "digit_classifier",
+    ]  # fmt: skip
+
+
+def test_bad_settings_name_the_variable(monkeypatch):
     monkeypatch.setenv("GN_PROFILE", "sd3")
-    with pytest.raises(ValueError, match="digits"):
-        profile_from_env()
+    with pytest.raises(ValueError, match=r"GN_PROFILE='sd3'.*digits"):
+        build_definitions()
+    monkeypatch.setenv("GN_PROFILE", "digits")
+    monkeypatch.setenv("GN_NUM_SHARDS", "120")
+    with pytest.raises(ValueError, match="GN_NUM_SHARDS=120"):
+        build_definitions()
+    monkeypatch.setenv("GN_NUM_SHARDS", "eight")
+    with pytest.raises(ValueError, match="GN_NUM_SHARDS='eight' is not an integer"):
+        Settings.from_env()
+
+
+def test_unknown_settings_of_a_model_are_refused():
+    resources = profile_resources(Settings(profile="digits"))
+    diffusion = resources["diffusion"].model_copy(update={"settings": {"stepz": 10}})
+    with pytest.raises(ValueError, match=r"unknown settings \['stepz'\].*steps"):
+        diffusion.config()

@@ -4,7 +4,6 @@ HPSv2 checkpoint, artifacts on an fsspec memory:// filesystem, a real Dagster in
 import copy
 import json
 import uuid
-from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -21,32 +20,58 @@ from dagster import (
     validate_run_config,
 )
 
-from gn_dagster import profiles, train_cli
-from gn_dagster.assets.evaluation import EvalImagesConfig
-from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES, load_training_sequences
-from gn_dagster.assets.noise_sequences import NoisePairsConfig
+from gn_dagster import train_cli
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.partitions import registered_shards
-from gn_dagster.profiles import SDXLProfileResource
+from gn_dagster.resources.models import DiffusionResource, RewardResource
+from gn_dagster.settings import Settings
+from gn_models.backends import diffusers_backend
 from gn_models.data.noise_sequence_store import open_shard, read_shard
-from gn_models.golden_noise.registry import load_golden_model
+from gn_models.data.training_data import load_training_sequences
+from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
+from gn_models.rewards import hpsv2
 from gn_models.utils import fsio
-from helpers.conftest import TINY, head_of
+from helpers.graph import TINY, head_of
+from helpers.paths import REPO, SHARED_PROMPTS
 from helpers.tiny_pipelines import TINY_HPSV2_ARCH
 
-PROMPTS = "../shared/data/prompts"
+MODEL_ASSET_NAMES = list(MODEL_CLASSES)
+REWARD_KEYS = ("filter_reward", "judge_reward")
 TINY_SDXL = RunConfig(
     ops={name: TINY.ops[name] for name in MODEL_ASSET_NAMES}
     | {
-        "noise_sequences": NoisePairsConfig(
-            seeds_per_prompt=2, num_redenoise=2, num_steps=3, batch_size=8, chunk_size=4
-        ),
-        "eval_images": EvalImagesConfig(
-            seeds_per_prompt=2, cfg_scales=[5.5, 1.0], step_counts=[3], preview_columns=3
-        ),
+        "noise_sequences": {
+            "config": {
+                "seeds_per_prompt": 2,
+                "num_redenoise": 2,
+                "num_steps": 3,
+                "batch_size": 8,
+                "chunk_size": 4,
+            }
+        },
+        "eval_images": {
+            "config": {
+                "seeds_per_prompt": 2,
+                "cfg_scales": [5.5, 1.0],
+                "step_counts": [3],
+                "preview_columns": 3,
+            }
+        },
     }
 )
+
+
+def sdxl_settings(storage_root: str, train: str = "", evaluation: str = "", **options) -> Settings:
+    """Settings of the sdxl profile, as GN_PROFILE=sdxl and its variables would give them."""
+    return Settings(
+        profile="sdxl",
+        device="cpu",
+        storage_root=storage_root,
+        train_prompts=train,
+        eval_prompts=evaluation,
+        profile_options=options,
+    )
 
 
 def latest(instance, name):
@@ -57,22 +82,25 @@ def latest(instance, name):
 
 @pytest.fixture(scope="module")
 def sdxl_graph(tmp_path_factory, tiny_sdxl_dir, tiny_hpsv2_checkpoint):
-    prompt_dir = Path(__file__).parents[2] / PROMPTS
+    prompt_dir = SHARED_PROMPTS
     if not prompt_dir.is_dir():
         pytest.skip(f"{prompt_dir} (DrawBench, Pick-a-Pic) is not available")
     root = tmp_path_factory.mktemp("sdxl")
     train = head_of(str(prompt_dir / "drawbench.csv"), 10, root / "drawbench_head.csv")
     evaluation = root / "pickapic_head.csv"  # keeps the BOM and the extra columns
     evaluation.write_bytes(b"".join((prompt_dir / "pickapic_test.csv").open("rb").readlines()[:4]))
-    profile = SDXLProfileResource(
-        model=str(tiny_sdxl_dir),
-        device="cpu",
-        hpsv2_checkpoint=str(tiny_hpsv2_checkpoint),
-        hpsv2_arch=TINY_HPSV2_ARCH,
-        reward_batch_size=4,
-    )
     storage_root = f"memory://gn-sdxl-{uuid.uuid4().hex[:8]}/artifacts"
-    defs = build_definitions(storage_root, str(train), str(evaluation), profile=profile)
+    settings = sdxl_settings(
+        storage_root,
+        str(train),
+        str(evaluation),
+        sdxl_model=str(tiny_sdxl_dir),
+        hpsv2_checkpoint=str(tiny_hpsv2_checkpoint),
+    )
+    # the tiny open_clip architecture is no environment setting: the resources get it
+    reward = {"checkpoint": str(tiny_hpsv2_checkpoint), "arch": TINY_HPSV2_ARCH, "batch_size": 4}
+    rewards = {key: RewardResource(kind="hpsv2", settings=reward) for key in REWARD_KEYS}
+    defs = build_definitions(settings, **rewards)
     home = root / "dagster_home"
     home.mkdir()
     with DagsterInstance.local_temp(str(home)) as instance:
@@ -87,7 +115,8 @@ def test_base_and_reward_models_are_recorded(sdxl_graph):
     assert base["pipeline"].value == "StableDiffusionXLPipeline"
     assert base["latent_shape"].value == "[4, 8, 8]"
     assert base["pooled_dim"].value == 16
-    assert latest(instance, "reward_model")["reward"].value == "HPSv2 v2.1"
+    for role in ("filter", "judge"):
+        assert latest(instance, f"{role}_reward_model")["reward"].value == "HPSv2 v2.1"
 
 
 def test_noise_sequences_on_sdxl_latents_in_memory_store(sdxl_graph):
@@ -115,14 +144,14 @@ def test_scores_are_hpsv2_cosines_for_every_pair(sdxl_graph):
     assert len(frame) == 3 * 2 * 2 * (1 + len(MODEL_ASSET_NAMES))  # prompts x seeds x CFGs
     assert frame[["reward_standard", "reward_golden"]].abs().le(1).all().all()  # cosines
     comparison = pd.read_parquet(storage.comparison_path)
-    assert set(comparison["method"]) == {"redenoise", *MODEL_ASSET_NAMES}
+    assert set(comparison["method"]) == {"re_denoise", *MODEL_ASSET_NAMES}
     assert "data:image/png;base64," in latest(instance, "eval_images")["preview"].value
 
 
 def test_pipeline_is_loaded_once_per_run(sdxl_graph):
     defs, instance, _ = sdxl_graph
-    profiles._pipeline.cache_clear()
-    profiles._hpsv2.cache_clear()
+    diffusers_backend._cached_pipeline.cache_clear()
+    hpsv2._cached_hpsv2.cache_clear()
     job = defs.resolve_job_def("train_and_evaluate")
     ops = {k: v for k, v in TINY_SDXL.ops.items() if k in job.graph.node_dict}
     result = job.execute_in_process(run_config=RunConfig(ops=ops), instance=instance)
@@ -131,22 +160,22 @@ def test_pipeline_is_loaded_once_per_run(sdxl_graph):
     assets = {*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"}
     assert steps == assets | checks | {"scores_score_table_complete"}
     assert all(e.passed for e in result.get_asset_check_evaluations())
-    assert profiles._pipeline.cache_info().misses == 1
-    assert profiles._hpsv2.cache_info().misses == 1
+    assert diffusers_backend._cached_pipeline.cache_info().misses == 1
+    assert hpsv2._cached_hpsv2.cache_info().misses == 1  # filter and judge share the model
 
 
 def test_profile_that_no_longer_matches_the_record_is_refused(sdxl_graph, tiny_sd_dir):
     defs, _, _ = sdxl_graph
     storage = defs.resources["storage"]
-    other = SDXLProfileResource(model=str(tiny_sd_dir), device="cpu")
+    other = DiffusionResource(kind="diffusers", settings={"model": str(tiny_sd_dir)})
     with pytest.raises(ValueError, match="Rematerialize `base_model`"):
-        other.load_backend(storage.base_model_dir)
+        other.load(storage.base_model_dir, "cpu")
 
 
 @pytest.mark.parametrize("job", ["collect_noise_sequences", "train_and_evaluate"])
 def test_sdxl_run_config_files_validate(job):
-    defs = build_definitions("memory://unused", profile=SDXLProfileResource())
-    path = Path(__file__).parents[2] / "configs" / "sdxl" / f"{job}.yaml"
+    defs = build_definitions(sdxl_settings("memory://unused"))
+    path = REPO / "configs" / "sdxl" / f"{job}.yaml"
     run_config = yaml.safe_load(path.read_text())
     assert validate_run_config(defs.resolve_job_def(job), run_config)
     broken = copy.deepcopy(run_config)

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from gn_dagster.assets.golden_models import MODEL_ASSET_NAMES
-from gn_dagster.partitions import NUM_SHARDS
-from gn_models.data.shards import hash_shard_keys
-from gn_models.prompts import shard_of
+from gn_dagster.settings import Settings
+from gn_models.data.shards import hash_shard_keys, shard_of
+from gn_models.golden_noise.registry import MODEL_CLASSES
+from helpers.paths import REPO
 
-REPO = Path(__file__).parents[2]
+MODEL_ASSET_NAMES = list(MODEL_CLASSES)
+NUM_SHARDS = Settings().num_shards
 CHROMIUM = os.environ.get("GN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("GN_UI_SCREENSHOTS", REPO / "build" / "ui-screenshots"))
 SENSOR_INTERVAL = 5  # seconds, GN_SENSOR_INTERVAL of the tested server
