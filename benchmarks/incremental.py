@@ -33,14 +33,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # NPNet's "auto" residual looks fo
 
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, RunConfig
 
-from gn_dagster.assets.base_models import BaseModelConfig
-from gn_dagster.assets.evaluation import EvalImagesConfig
-from gn_dagster.assets.golden_models import MODEL_SPECS
 from gn_dagster.definitions import build_definitions
 from gn_dagster.demo import materialize_all
 from gn_dagster.local_automation import LocalAutomation, clock_between_cron_ticks, next_cron_tick
-from gn_dagster.resources import packaged_prompt_file
+from gn_dagster.resources.models import DiffusionResource
+from gn_dagster.resources.prompt_source import packaged_prompt_file
+from gn_dagster.settings import Settings
 from gn_models.data.shards import read_shards
+from gn_models.golden_noise.registry import MODEL_CLASSES
 
 NOISE_PAIRS = AssetKey("noise_sequences")
 UNET_KEYS = ("unet_calls", "unet_rows")
@@ -92,13 +92,11 @@ def make_corpus(folder: Path, shards: int) -> list[Path]:
 
 def run_config(args) -> RunConfig:
     training = {"steps": args.train_steps, "eval_every": max(10, args.train_steps // 4)}
+    evaluation = {"seeds_per_prompt": 2, "cfg_scales": [5.5, 1.0], "step_counts": [10]}
     return RunConfig(
         ops={
-            "base_model": BaseModelConfig(steps=args.base_steps),
-            **{name: spec.config_class(**training) for name, spec in MODEL_SPECS.items()},
-            "eval_images": EvalImagesConfig(
-                seeds_per_prompt=2, cfg_scales=[5.5, 1.0], step_counts=[10]
-            ),
+            **{name: {"config": training} for name in MODEL_CLASSES},
+            "eval_images": {"config": evaluation},
         }
     )
 
@@ -134,12 +132,14 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gn-incremental-"))
     files = make_corpus(root / "corpus", args.shards)
-    defs = build_definitions(
-        str(root / "artifacts"),
-        str(root / "corpus"),
-        packaged_prompt_file("digits_eval_prompts.csv"),
+    settings = Settings(
+        storage_root=str(root / "artifacts"),
+        train_prompts=str(root / "corpus"),
+        eval_prompts=packaged_prompt_file("digits_eval_prompts.csv"),
         device="cpu",
     )
+    base_model = DiffusionResource(kind="digits", settings={"steps": args.base_steps})
+    defs = build_definitions(settings, diffusion=base_model)
     config = run_config(args)
     (root / "dagster_home").mkdir()
     with DagsterInstance.local_temp(str(root / "dagster_home")) as instance:

@@ -17,45 +17,30 @@ from pathlib import Path
 
 import torch
 
-from gn_dagster.assets.golden_models import (
-    FiLMAssetConfig,
-    GRUAssetConfig,
-    NPNetAssetConfig,
-    TransformerAssetConfig,
-    build_film,
-    build_gru,
-    build_npnet,
-    build_transformer,
-)
-from gn_models.backends.digits_backend import DigitsBackend, build_digits_unet
+from gn_models.backends.digits_backend import DigitsBackend
+from gn_models.backends.digits_training import build_digits_unet
 from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
-from gn_models.ddim import ddim_sample, re_denoise
-from gn_models.golden_noise.registry import load_golden_model
-
-BUILDERS = {
-    "npnet": (build_npnet, NPNetAssetConfig),
-    "film_noise_net": (build_film, FiLMAssetConfig),
-    "noise_transformer": (build_transformer, TransformerAssetConfig),
-    "noise_gru": (build_gru, GRUAssetConfig),
-}
+from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
+from gn_models.sampling.ddim import ddim_sample
+from gn_models.sampling.re_denoise import re_denoise
 
 
 def load_backend(artifacts: Path, device: str) -> DigitsBackend:
     if (artifacts / "base_model" / "unet" / "config.json").is_file():
-        return DigitsBackend.load(artifacts / "base_model", device)
+        return DigitsBackend.from_directory(artifacts / "base_model", device)
     torch.manual_seed(0)
     return DigitsBackend(build_digits_unet(), MiniLMTextEncoder(device=device), device)
 
 
 def load_models(artifacts: Path, backend: DigitsBackend, embeds) -> dict:
     models = {}
-    for name, (build, config_class) in BUILDERS.items():
+    for name, cls in MODEL_CLASSES.items():
         directory = artifacts / "checkpoints" / name
         if (directory / "config.json").is_file():
             models[name] = load_golden_model(directory, backend.device)
         else:
-            model = build(
-                config_class(residual="conv") if name == "npnet" else config_class(),
+            model = cls.from_data(
+                cls.config_class(residual="conv") if name == "npnet" else cls.config_class(),
                 backend.latent_shape,
                 embeds,
                 10,
@@ -93,7 +78,7 @@ def main() -> None:
     models = load_models(args.artifacts, backend, cond_all)
     print(f"device: {args.device}, torch threads: {torch.get_num_threads()}")
     print(f"{'method':<20}" + "".join(f"{f'batch {b}':>14}" for b in args.batch_sizes))
-    noise_fns = {"redenoise (oracle)": lambda x, c: re_denoise(backend, x, c, 5.5, 1.0, 10)}
+    noise_fns = {"re_denoise (oracle)": lambda x, c: re_denoise(backend, x, c, 5.5, 1.0, 10)}
     noise_fns |= models
     rows = {name: [] for name in noise_fns}
     for batch in args.batch_sizes:

@@ -111,7 +111,7 @@ def main() -> None:
         # Ours: load once, then score in batches.
         sync(device)
         start = time.perf_counter()
-        reward = HPSv2Reward.load(
+        reward = HPSv2Reward.from_checkpoint(
             checkpoint, arch=args.arch, device=device, batch_size=args.batch_size
         )
         sync(device)

@@ -46,6 +46,6 @@ class NoiseSequences:
 
 
 def kept_at(reward: np.ndarray, step: int, margin: float) -> np.ndarray:
-    """The NPD filter for state ``step``: reward(x'_step) > reward(x_T) + m, (N,) bool
+    """The filter for state ``step``: reward(x'_step) > reward(x_T) + m, (N,) bool
     from rewards (N, n+1)."""
     return reward[:, step] > reward[:, 0] + margin

@@ -1,4 +1,4 @@
-"""Quality checks of pipeline outputs: noise statistics, the NPD keep rate, model outputs and
+"""Quality checks of pipeline outputs: noise statistics, the filter's keep rate, model outputs and
 score tables. Each returns a ``Verdict``; the Dagster asset checks report them, and the
 blocking ones stop bad data from reaching what is trained or evaluated on it.
 """
@@ -19,7 +19,7 @@ from gn_models.evaluation.paired_scores import win_rate
 NORM_BAND = (0.25, 4.0)
 MAX_OUTSIDE_BAND = 0.02  # fraction of samples allowed outside NORM_BAND
 Z_TOLERANCE = 6.0  # standard errors allowed for the sample mean and std of x_T
-KEPT_FLOOR = 0.1  # the NPD keeps about half of the samples; 10% means something is broken
+KEPT_FLOOR = 0.1  # the filter keeps about half of the samples; 10% means something is broken
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def norm_ratio_in_band(
 
 
 def kept_fraction_above(kept: np.ndarray, floor: float = KEPT_FLOOR) -> Verdict:
-    """The NPD filter keeps at least ``floor`` of the samples: fails only when the upper end
+    """The filter keeps at least ``floor`` of the samples: fails only when the upper end
     of the 95% Wilson interval of the kept fraction is below ``floor`` (so a shard of a few
     samples that kept none by chance passes).
 

@@ -1,11 +1,11 @@
-"""Re-denoise (NPD collection) throughput: batched vs a batch-1 loop, and the UNet share.
+"""Re-denoise (noise-sequence collection) throughput: batched vs a batch-1 loop, and the UNet share.
 
 Prints two ratios measured side by side in one run on the same base model:
   - batched samples/s over batch-1 samples/s (target >= 4x);
-  - share of the NPD stage's wall time (collection + Zarr write) spent inside UNet forward
+  - share of the collection stage's wall time (collection + Zarr write) spent inside UNet forward
     passes (target >= 90%).
 
-Usage: python benchmarks/npd_throughput.py [--base-model artifacts/base_model] [--prompts 32]
+Usage: python benchmarks/collection_throughput.py [--base-model artifacts/base_model] [--prompts 32]
 A missing base model falls back to a randomly initialised UNet of the same architecture
 (same cost per forward pass).
 """
@@ -17,19 +17,20 @@ from pathlib import Path
 
 import torch
 
-from gn_models.backends.digits_backend import DigitsBackend, build_digits_unet
+from gn_models.backends.digits_backend import DigitsBackend
+from gn_models.backends.digits_training import build_digits_unet
 from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
+from gn_models.data.collect import CollectionConfig, collect_noise_sequences
 from gn_models.data.digits import TRAIN_PHRASINGS, captions
 from gn_models.data.noise_sequence_store import write_shard
-from gn_models.npd import SamplingConfig, collect_noise_sequences
-from gn_models.prompts import Prompt
 from gn_models.rewards.digit_classifier import DigitClassifierReward
+from gn_models.types import Prompt
 
 
 def load_backend(path: Path, device: str) -> DigitsBackend:
     if (path / "unet" / "config.json").is_file():
         print(f"base model: {path}")
-        return DigitsBackend.load(path, device)
+        return DigitsBackend.from_directory(path, device)
     print(f"base model: random init ({path} not found; same architecture and cost)")
     torch.manual_seed(0)
     return DigitsBackend(build_digits_unet(), MiniLMTextEncoder(device=device), device)
@@ -55,13 +56,12 @@ class UNetTimer:
             torch.cuda.synchronize(self.device)
 
 
-SAMPLING = SamplingConfig(num_redenoise=1)  # one-step pairs: the unit of NPD work
-
-
-def npd_stage(backend, reward, prompts, seeds, batch_size, store) -> float:
-    """Wall seconds of one NPD stage: collection plus the Zarr write."""
+def collection_stage(backend, reward, prompts, seeds, batch_size, store) -> float:
+    """Wall seconds of one collection stage: collection plus the Zarr write."""
     start = time.perf_counter()
-    data = collect_noise_sequences(backend, reward, prompts, seeds, SAMPLING, batch_size)
+    # one-step pairs: the unit of collection work
+    config = CollectionConfig(seeds_per_prompt=seeds, num_redenoise=1, batch_size=batch_size)
+    data = collect_noise_sequences(backend, reward, prompts, config)
     write_shard(store, "bench", data)
     return time.perf_counter() - start
 
@@ -85,16 +85,16 @@ def main() -> None:
     timer = UNetTimer(backend)
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.zarr"
-        npd_stage(backend, reward, prompts[:2], 1, 2, store)  # warm-up
+        collection_stage(backend, reward, prompts[:2], 1, 2, store)  # warm-up
         batched_n, single_n = len(prompts) * args.seeds, len(small)
         batched_s, single_s, share = [], [], []
         for _ in range(2):  # alternate so background load hits both alike
             timer.seconds = 0.0
             batched_s.append(
-                npd_stage(backend, reward, prompts, args.seeds, args.batch_size, store)
+                collection_stage(backend, reward, prompts, args.seeds, args.batch_size, store)
             )
             share.append(timer.seconds / batched_s[-1])
-            single_s.append(npd_stage(backend, reward, small, 1, 1, store))
+            single_s.append(collection_stage(backend, reward, small, 1, 1, store))
     batched_rate = batched_n / min(batched_s)
     single_rate = single_n / min(single_s)
     print(f"device: {args.device}, torch threads: {torch.get_num_threads()}")
@@ -104,7 +104,7 @@ def main() -> None:
     )
     print(f"batch-1 loop:        {single_rate:8.2f} samples/s ({single_n} samples)")
     print(f"ratio batched / batch-1: {batched_rate / single_rate:.1f}x (target >= 4x)")
-    print(f"UNet share of NPD stage wall time (batched): {max(share):.1%} (target >= 90%)")
+    print(f"UNet share of collection-stage wall time (batched): {max(share):.1%} (target >= 90%)")
 
 
 if __name__ == "__main__":
