@@ -5,6 +5,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from helpers.paths import REPO
 
 PACKAGES = ("gn_models", "gn_dagster")
@@ -40,7 +41,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                return stack[stack.index(dep) :] + [dep]
+                return [*stack[stack.index(dep) :], dep]
             if dep not in state and (cycle := visit(dep, stack)):
                 return cycle
         stack.pop()
