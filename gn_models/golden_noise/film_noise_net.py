@@ -41,9 +41,11 @@ class FiLMBlock(nn.Module):
 
 
 class FiLMNoiseNet(GoldenNoiseModel):
-    """x_T (B, C, H, W) float32 + prompt embeddings -> golden noise x'_T (B, C, H, W).
+    """FiLMNoiseNet: a small conv net with FiLM on the pooled prompt embedding, trained with
+    MSE on kept one-step pairs (x_T, x'_1); a baseline for NPNet.
 
-    Trained with MSE on kept one-step pairs (x_T, x'_1); a small baseline for NPNet.
+    x_T (B, C, H, W) float32 + prompt embeddings (pooled (B, D)) -> golden noise x'_T
+    (B, C, H, W).
     """
 
     kind = "film_noise_net"

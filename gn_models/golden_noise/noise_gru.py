@@ -46,7 +46,11 @@ def gaussian_nll(target: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor)
 
 
 class NoiseGRU(GoldenNoiseModel):
-    """x_T (B, C, H, W) + PromptEmbeds -> x'_n after ``num_steps`` GRU steps (any H, W)."""
+    """NoiseGRU: FiLM-conditioned CNN encoder + GRU over re-denoise steps (residual and
+    optional variance prediction), trained on kept n-step sequences; rolls forward n steps.
+
+    x_T (B, C, H, W) + PromptEmbeds -> x'_n after ``num_steps`` GRU steps (any H, W).
+    """
 
     kind = "noise_gru"
     config_class = NoiseGRUConfig

@@ -43,7 +43,10 @@ def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:
 
 
 class NoiseTransformer(GoldenNoiseModel):
-    """x_T (B, C, H, W) + PromptEmbeds -> x'_n after ``num_steps`` learned transitions.
+    """NoiseTransformer: noise patches as tokens, cross-attention to the prompt; learns the
+    re-denoise transition on kept n-step sequences and rolls it forward n steps at inference.
+
+    x_T (B, C, H, W) + PromptEmbeds -> x'_n after ``num_steps`` learned transitions.
 
     Raises:
         ValueError: H or W not divisible by the patch size.

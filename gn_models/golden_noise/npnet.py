@@ -163,8 +163,13 @@ class SwinResidual(nn.Module):
 
 
 class NPNet(GoldenNoiseModel):
-    """x_T (B, C, H, W) float32 + PromptEmbeds (prompt_embeds (B, L, D)) -> golden noise
-    (B, C, H, W). Shapes are fixed by ``NPNetConfig`` (height, width, prompt_tokens)."""
+    """NPNet (arXiv:2411.09502): SVD branch + AdaGroupNorm text injection + residual branch
+    (Swin-T when its weights are local, else conv), trained with MSE on kept one-step pairs
+    (x_T, x'_1).
+
+    x_T (B, C, H, W) float32 + PromptEmbeds (prompt_embeds (B, L, D)) -> golden noise
+    (B, C, H, W). Shapes are fixed by ``NPNetConfig`` (height, width, prompt_tokens).
+    """
 
     kind = "npnet"
     config_class = NPNetConfig
