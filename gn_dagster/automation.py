@@ -1,6 +1,6 @@
 """Declarative automation: which assets rerun by themselves, and when.
 
-- Per-shard data (``noise_pairs``) and cheap tables (``eval_prompts``, ``scores``,
+- Per-shard data (``noise_sequences``) and cheap tables (``eval_prompts``, ``scores``,
   ``comparison``) follow their inputs eagerly: they rerun as soon as a dependency's *data
   version* changed (a rerun that reproduced the same data triggers nothing).
 - Expensive GPU work (the golden-noise models and ``eval_images``) follows a cron condition,

@@ -56,6 +56,7 @@ def reward_asset(role: str, resource_key: str, description: str):
         name=f"{role}_reward_model",
         group_name=GROUP,
         code_version="2",
+        pool="gpu",  # HPSv2 on the sdxl profile
         required_resource_keys={resource_key, "storage", "compute"},
         description=description,
     )
