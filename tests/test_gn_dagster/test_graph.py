@@ -1,3 +1,7 @@
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +19,7 @@ from gn_models.data.shards import hash_shard_keys, shard_of
 from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
 from gn_models.sampling.re_denoise import re_denoise
 from helpers.graph import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
+from helpers.paths import REPO
 
 NUM_SHARDS = Settings().num_shards
 MODEL_ASSET_NAMES = list(MODEL_CLASSES)
@@ -152,3 +157,22 @@ def test_comparison_table(materialized):
     assert (frame.loc[frame["method"] == "re_denoise", "parameters"] == 0).all()
     assert (frame.loc[frame["method"] == "npnet", "parameters"] > 0).all()
     assert "win rate" in latest(materialized, "comparison")["summary"].value
+
+
+def test_the_graph_loads_from_an_installed_package(tmp_path):
+    """As in a `pip install .` image: the packages without the repository around them (the
+    dg project config ships inside gn_dagster, as package data)."""
+    site = tmp_path / "site-packages"
+    for package in ("gn_models", "gn_dagster"):
+        shutil.copytree(REPO / package, site / package, ignore=shutil.ignore_patterns("*.pyc"))
+    code = (
+        "import gn_dagster.definitions as d; defs = d.build_definitions(); "
+        "print(d.__file__); print(len(list(defs.resolve_asset_graph().get_all_asset_keys())))"
+    )
+    env = os.environ | {"PYTHONPATH": str(site), "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    path, count = out.stdout.split()[-2:]
+    assert path.startswith(str(site)) and int(count) == len(ASSET_NAMES + SOURCE_NAMES)
