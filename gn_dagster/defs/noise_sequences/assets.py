@@ -67,7 +67,7 @@ def preview(data: NoiseSequences) -> MetadataValue:
 
 
 @asset(
-    group_name="noise",
+    group_name="noise_sequences",
     partitions_def=prompt_shards,
     deps=[AssetDep("prompts"), AssetDep("base_model"), AssetDep("filter_reward_model")],
     code_version="3",
