@@ -16,7 +16,7 @@ from dagster import Definitions, definitions, load_from_defs_folder
 
 from gn_dagster.executors import executor_by_name
 from gn_dagster.profiles import profile_resources
-from gn_dagster.resources.models import ComputeResource
+from gn_dagster.resources.models import ComputeResource, RegisteredModelResource
 from gn_dagster.resources.prompt_source import PromptSourceResource
 from gn_dagster.resources.storage import StorageResource
 from gn_dagster.settings import Settings, settings_in_effect
@@ -42,10 +42,26 @@ def build_definitions(settings: Settings | None = None, **resources) -> Definiti
         "compute": ComputeResource(device=settings.device),
         **profile_resources(settings),
     }
+    resources = base | resources
+    check_model_settings(resources)
     return Definitions.merge(
-        graph,
-        Definitions(resources=base | resources, executor=executor_by_name(settings.executor)),
+        graph, Definitions(resources=resources, executor=executor_by_name(settings.executor))
     )
+
+
+def check_model_settings(resources: dict) -> None:
+    """Build each model resource's config now, so an unknown kind or setting fails when the
+    definitions load, not in the first run.
+
+    Raises:
+        ValueError: the message names the resource key, the kind or setting, and the choices.
+    """
+    for key, resource in resources.items():
+        if isinstance(resource, RegisteredModelResource):
+            try:
+                resource.config()
+            except ValueError as error:
+                raise ValueError(f"Resource `{key}`: {error}") from None
 
 
 @definitions

@@ -34,7 +34,7 @@ class ComputeResource(ConfigurableResource):
         return resolve_device(self.device)
 
 
-class _RegisteredModelResource(ConfigurableResource):
+class RegisteredModelResource(ConfigurableResource):
     """A registered model class (``kind``) with its settings; prepared into and loaded from
     a folder of the storage."""
 
@@ -63,7 +63,7 @@ class _RegisteredModelResource(ConfigurableResource):
         return self.model_class().load(self.config(), localize(url), device)
 
 
-class DiffusionResource(_RegisteredModelResource):
+class DiffusionResource(RegisteredModelResource):
     """The diffusion backend: a pipeline family ``kind`` ("digits", "diffusers") and its
     settings (fields of that family's config dataclass)."""
 
@@ -76,7 +76,7 @@ class DiffusionResource(_RegisteredModelResource):
         return super().load(url, device)
 
 
-class RewardResource(_RegisteredModelResource):
+class RewardResource(RegisteredModelResource):
     """A reward model: ``kind`` ("digit_classifier", "hpsv2") and its settings. The graph has
     two: ``filter_reward`` keeps re-denoise samples, ``judge_reward`` scores the evaluation."""
 

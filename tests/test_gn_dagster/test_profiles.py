@@ -6,7 +6,7 @@ from dagster import RunConfig, asset, materialize
 
 from gn_dagster.definitions import build_definitions
 from gn_dagster.profiles import profile_resources
-from gn_dagster.resources.models import ComputeResource
+from gn_dagster.resources.models import ComputeResource, DiffusionResource, RewardResource
 from gn_dagster.settings import Settings
 
 
@@ -58,8 +58,9 @@ def test_bad_settings_name_the_variable(monkeypatch):
         Settings.from_env()
 
 
-def test_unknown_settings_of_a_model_are_refused():
-    resources = profile_resources(Settings(profile="digits"))
-    diffusion = resources["diffusion"].model_copy(update={"settings": {"stepz": 10}})
-    with pytest.raises(ValueError, match=r"unknown settings \['stepz'\].*steps"):
-        diffusion.config()
+def test_unknown_kinds_and_settings_of_a_model_fail_when_the_definitions_load():
+    bad = DiffusionResource(kind="digits", settings={"stepz": 10})
+    with pytest.raises(ValueError, match=r"`diffusion`: .*unknown settings \['stepz'\].*steps"):
+        build_definitions(Settings(), diffusion=bad)
+    with pytest.raises(ValueError, match=r"`judge_reward`: Unknown reward kind 'pickscore'"):
+        build_definitions(Settings(), judge_reward=RewardResource(kind="pickscore"))
