@@ -35,7 +35,8 @@ def materialize_all(
 def register_source_shards(defs: Definitions, instance: DagsterInstance) -> list[str]:
     """Register the shards of the ``prompt_source`` resource that ``instance`` does not know
     yet (what the prompt sensor requests on its first tick); return them."""
-    added = new_shards(instance, list(defs.resources["prompt_source"].shards()))
+    source = defs.resources["prompt_source"].shards()
+    added = new_shards(registered_shards(instance), list(source))
     if added:
         instance.add_dynamic_partitions(prompt_shards.name, added)
     return added

@@ -20,7 +20,7 @@ def registered_shards(instance: DagsterInstance) -> list[str]:
     return list(instance.get_dynamic_partitions(prompt_shards.name))
 
 
-def new_shards(instance: DagsterInstance, keys: list[str]) -> list[str]:
-    """The shard ``keys`` that ``instance`` does not know yet, in the given order."""
-    known = set(registered_shards(instance))
+def new_shards(registered: list[str], keys: list[str]) -> list[str]:
+    """The shard ``keys`` that are not ``registered`` yet, in the given order."""
+    known = set(registered)
     return [key for key in keys if key not in known]

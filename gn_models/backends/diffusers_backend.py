@@ -271,19 +271,6 @@ class DiffusersBackend(DiffusionBackend):
         pipe.set_progress_bar_config(disable=True)
 
     @classmethod
-    def from_pretrained(
-        cls,
-        model: str | Path,
-        device: str | torch.device = "cpu",
-        dtype: str | torch.dtype = "auto",
-        variant: str | None = None,
-        **backend_kwargs: Any,
-    ) -> DiffusersBackend:
-        """``load_pipeline(model, device, dtype, variant)`` wrapped in a backend
-        (``backend_kwargs``: height, width, sampler, sampler_config). Raises as both do."""
-        return cls(load_pipeline(model, device, dtype, variant), **backend_kwargs)
-
-    @classmethod
     def from_config(cls, config: DiffusersBackendConfig, device: str = "auto") -> DiffusersBackend:
         """The configured pipeline as a backend. The pipeline's weights are cached per process
         (one model at a time), so the steps of an in-process run load them once."""

@@ -57,9 +57,6 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._classes)
 
-    def __len__(self) -> int:
-        return len(self._classes)
-
     def items(self):
         return self._classes.items()
 

@@ -3,7 +3,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from gn_dagster.defs.prompts.assets import prompts
-from gn_dagster.partitions import new_shards, prompt_shards
+from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
 from gn_dagster.prompt_tables import read_prompts_frame
 from gn_dagster.resources.prompt_source import PromptSourceResource
 from gn_dagster.resources.storage import StorageResource
@@ -16,7 +16,9 @@ SHARDS = hash_shard_keys(NUM_SHARDS)
 
 
 def run(tmp_path, source, shard, instance):
-    instance.add_dynamic_partitions(prompt_shards.name, new_shards(instance, [shard]))
+    instance.add_dynamic_partitions(
+        prompt_shards.name, new_shards(registered_shards(instance), [shard])
+    )
     return materialize(
         [prompts],
         partition_key=shard,

@@ -121,8 +121,9 @@ def evaluate_prompt_sensor(
     if signature is not None and signature == cursor.signature:
         return SkipReason("The prompt source is unchanged (same files, sizes and times).")
     source = prompt_source.shards()
-    added = new_shards(context.instance, list(source))
-    keys = registered_shards(context.instance) + added
+    registered = registered_shards(context.instance)
+    added = new_shards(registered, list(source))
+    keys = registered + added
     versions = {key: shard_version(source.get(key, [])) for key in keys}
     changed = changed_shards(versions, cursor, context.instance)
     context.log.info(f"{len(changed)} of {len(versions)} shards changed: {sorted(changed)}")
