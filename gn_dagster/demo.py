@@ -15,7 +15,8 @@ from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResu
 
 from gn_dagster.definitions import build_definitions
 from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
-from gn_models.evaluation.paired_scores import comparison_markdown
+from gn_models.evaluation.comparison import comparison_markdown, extra_time
+from gn_models.utils.fsio import join
 
 
 def materialize_all(
@@ -83,9 +84,11 @@ def main() -> int:
     instance = DagsterInstance.get()
     start = time.perf_counter()
     materialize_all(defs, instance)
-    path = defs.resources["storage"].comparison_path
-    print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s. Comparison: {path}\n")
-    print(comparison_markdown(pd.read_parquet(path)))
+    storage = defs.resources["storage"]
+    print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s.")
+    print(f"Comparison ({storage.comparison_path}); judge first, then filter:\n")
+    timings = pd.read_parquet(join(storage.eval_images_dir, "timings.parquet"))
+    print(comparison_markdown(pd.read_parquet(storage.comparison_path), extra_time(timings)))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import fsspec
 import matplotlib
 
 matplotlib.use("Agg")
@@ -41,7 +42,8 @@ def line_plot(
         ax.plot(x, y, label=name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, yscale="log")
     ax.legend()
-    return _figure_markdown(fig, title)
+    fig.tight_layout()
+    return figure_markdown(fig, title)
 
 
 def histogram_plot(samples: dict[str, np.ndarray], title: str, xlabel: str) -> MetadataValue:
@@ -54,14 +56,19 @@ def histogram_plot(samples: dict[str, np.ndarray], title: str, xlabel: str) -> M
     ax.axvline(0.0, color="grey", linewidth=0.8)
     ax.set(title=title, xlabel=xlabel, ylabel="count")
     ax.legend(fontsize="small")
-    return _figure_markdown(fig, title)
-
-
-def _figure_markdown(fig, title: str) -> MetadataValue:
     fig.tight_layout()
+    return figure_markdown(fig, title)
+
+
+def figure_markdown(fig, title: str, url: str | None = None) -> MetadataValue:
+    """Markdown with the figure as an inline PNG (the figure is closed); the PNG is also
+    written to ``url`` (a local path or fsspec URL) when given."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
+    if url:
+        with fsspec.open(url, "wb") as f:
+            f.write(buffer.getvalue())
     buffer.seek(0)
     return MetadataValue.md(markdown_image(Image.open(buffer), title))
 

@@ -1,9 +1,10 @@
 """Profiles: a choice of diffusion backend, filter reward and judge reward.
 
-- ``digits`` (default): the small digits UNet this graph trains, and the digit classifier it
-  trains, as filter and as judge (CPU, minutes).
-- ``sdxl``: a pretrained diffusers pipeline (SDXL and its family, SD 1.5/2.1) and HPSv2, from
-  local files or the Hugging Face cache; the judge is HPSv2 too unless configured otherwise.
+- ``digits`` (default): the small digits UNet this graph trains; the filter is a linear digit
+  classifier, the judge a digit CNN trained on other digits (CPU, minutes).
+- ``sdxl``: a pretrained diffusers pipeline (SDXL and its family, SD 1.5/2.1), HPSv2 as the
+  filter and PickScore as the judge (``GN_JUDGE_REWARD=hpsv2``: HPSv2), from local files or
+  the Hugging Face cache.
 
 A profile is only resources: every asset is the same on every profile. Adding a profile is one
 function here plus one entry in ``PROFILES``.
@@ -23,7 +24,7 @@ def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
     return {
         "diffusion": DiffusionResource(kind="digits"),
         "filter_reward": RewardResource(kind="digit_classifier"),
-        "judge_reward": RewardResource(kind="digit_classifier"),
+        "judge_reward": RewardResource(kind="digit_cnn"),
     }
 
 
@@ -31,15 +32,35 @@ def sdxl_profile(settings: Settings) -> dict[str, ConfigurableResource]:
     options = settings.profile_options
     diffusion = _pick(options, model="sdxl_model", variant="sdxl_variant", sampler="sdxl_sampler")
     reward = _pick(options, version="hpsv2_version", checkpoint="hpsv2_checkpoint")
-    judge = {
-        **reward,
-        **_pick(options, version="judge_hpsv2_version", checkpoint="judge_hpsv2_checkpoint"),
-    }
     return {
         "diffusion": DiffusionResource(kind="diffusers", settings=diffusion),
         "filter_reward": RewardResource(kind="hpsv2", settings=reward),
-        "judge_reward": RewardResource(kind="hpsv2", settings=judge),
+        "judge_reward": _sdxl_judge(options, reward),
     }
+
+
+SDXL_JUDGES = ("pickscore", "hpsv2")  # GN_JUDGE_REWARD; the first is the default
+
+
+def _sdxl_judge(options: dict[str, str], filter_settings: dict[str, str]) -> RewardResource:
+    """The sdxl judge named by GN_JUDGE_REWARD: PickScore by default, a preference model
+    other than the filter; HPSv2 takes the filter's settings unless GN_JUDGE_HPSV2_* are set.
+
+    Raises:
+        ValueError: GN_JUDGE_REWARD is not one of ``SDXL_JUDGES``.
+    """
+    kind = options.get("judge_reward", SDXL_JUDGES[0])
+    if kind == "pickscore":
+        settings = _pick(options, model="pickscore_model", processor="pickscore_processor")
+    elif kind == "hpsv2":
+        judge = _pick(options, version="judge_hpsv2_version", checkpoint="judge_hpsv2_checkpoint")
+        settings = {**filter_settings, **judge}
+    else:
+        raise ValueError(
+            f"GN_JUDGE_REWARD={kind!r} is not a judge reward of the sdxl profile; use one of "
+            f"{list(SDXL_JUDGES)}."
+        )
+    return RewardResource(kind=kind, settings=settings)
 
 
 PROFILES: dict[str, Callable[[Settings], dict[str, ConfigurableResource]]] = {

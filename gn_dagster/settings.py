@@ -14,8 +14,11 @@ scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
 - ``GN_OBSERVE_CRON`` [0 * * * *]: when the prompt sources are re-observed.
 - ``GN_SENSOR_INTERVAL`` [30]: seconds between prompt-sensor ticks.
 - sdxl profile: ``GN_SDXL_MODEL``, ``GN_SDXL_VARIANT``, ``GN_SDXL_SAMPLER``,
-  ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward) and ``GN_JUDGE_HPSV2_VERSION``,
-  ``GN_JUDGE_HPSV2_CHECKPOINT`` (judge reward; default: the filter's).
+  ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward, HPSv2).
+- sdxl judge reward: ``GN_JUDGE_REWARD`` [pickscore]: ``pickscore`` or ``hpsv2``.
+  PickScore: ``GN_PICKSCORE_MODEL`` [yuvalkirstain/PickScore_v1], ``GN_PICKSCORE_PROCESSOR``
+  [laion/CLIP-ViT-H-14-laion2B-s32B-b79K] (HF repo ids in the cache, or local folders).
+  HPSv2: ``GN_JUDGE_HPSV2_VERSION``, ``GN_JUDGE_HPSV2_CHECKPOINT`` (default: the filter's).
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ PROFILE_VARIABLES = {
     "hpsv2_checkpoint": "GN_HPSV2_CHECKPOINT",
     "judge_hpsv2_version": "GN_JUDGE_HPSV2_VERSION",
     "judge_hpsv2_checkpoint": "GN_JUDGE_HPSV2_CHECKPOINT",
+    "judge_reward": "GN_JUDGE_REWARD",
+    "pickscore_model": "GN_PICKSCORE_MODEL",
+    "pickscore_processor": "GN_PICKSCORE_PROCESSOR",
 }
 
 

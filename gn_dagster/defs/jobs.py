@@ -35,7 +35,9 @@ def defs() -> Definitions:
     )
     train_and_evaluate = define_asset_job(
         "train_and_evaluate",
-        selection=AssetSelection.assets(*MODEL_CLASSES, "eval_images", "scores", "comparison"),
+        selection=AssetSelection.assets(
+            *MODEL_CLASSES, "eval_images", "scores", "realism", "comparison"
+        ),
         description="Retrain and evaluate: train every golden-noise model on all shards; "
         "generate, score and compare evaluation images.",
     )

@@ -52,5 +52,9 @@ class StorageResource(ConfigurableResource):
         return self.url("scores", "scores.parquet")
 
     @property
+    def realism_path(self) -> str:
+        return self.url("scores", "realism.parquet")
+
+    @property
     def comparison_path(self) -> str:
         return self.url("scores", "comparison.parquet")

@@ -115,17 +115,17 @@ def score_table_complete(
     prompts: list[str],
     seeds: list[int],
     groups: pd.DataFrame,
-    score_range: tuple[float, float],
+    score_ranges: dict[str, tuple[float, float]],
 ) -> Verdict:
     """Every (setting, method) group holds every prompt x seed exactly once, and every reward
-    is finite and within ``score_range``.
+    is finite and within its model's range.
 
     Args:
-        scores: the paired score table (columns cfg_scale, num_steps, method, prompt, seed,
-            reward_standard, reward_golden).
+        scores: the per-image score table (columns cfg_scale, num_steps, method, prompt, seed
+            and the reward columns).
         prompts, seeds: the evaluation prompts and seeds.
         groups: the expected (cfg_scale, num_steps, method) rows.
-        score_range: (low, high) of the reward model.
+        score_ranges: reward column -> (low, high) of the reward model behind it.
     """
     keys = ["cfg_scale", "num_steps", "method"]
     expected = (
@@ -143,14 +143,17 @@ def score_table_complete(
         )
     )
     duplicated = int(present.duplicated().sum())
-    rewards = scores[["reward_standard", "reward_golden"]].to_numpy(dtype=np.float64)
-    low, high = score_range
-    out_of_range = int((~np.isfinite(rewards) | (rewards < low) | (rewards > high)).sum())
+    out_of_range = sum(
+        int((~np.isfinite(values) | (values < low) | (values > high)).sum())
+        for column, (low, high) in score_ranges.items()
+        for values in [scores[column].to_numpy(dtype=np.float64)]
+    )
+    ranges = ", ".join(f"{c} [{lo:g}, {hi:g}]" for c, (lo, hi) in score_ranges.items())
     return Verdict(
         missing == 0 and duplicated == 0 and out_of_range == 0,
         f"{len(scores)} rows for {len(expected)} expected (setting, method, prompt, seed): "
-        f"{missing} missing, {duplicated} duplicated; {out_of_range} rewards outside "
-        f"[{low:g}, {high:g}] or not finite.",
+        f"{missing} missing, {duplicated} duplicated; {out_of_range} rewards outside their "
+        f"range ({ranges}) or not finite.",
         {
             "rows": len(scores),
             "expected_rows": len(expected),

@@ -60,3 +60,33 @@ class RewardModel(ABC):
         Returns:
             (B,) float32 rewards on the CPU.
         """
+
+    def top1(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Predicted class per image, for rewards that are classifiers (the evaluation's
+        correctness: top-1 equals the prompt's label); None for the others.
+
+        Args:
+            images: (B, C, H, W) float32 in [0, 1].
+
+        Returns:
+            (B,) int64 on the CPU, or None.
+        """
+        return None
+
+    def features(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Image features in which the evaluation measures realism (the Frechet distance to
+        ``reference_features``, as FID does with Inception features); None when the reward
+        has none.
+
+        Args:
+            images: (B, C, H, W) float32 in [0, 1].
+
+        Returns:
+            (B, D) float32 on the CPU, or None.
+        """
+        return None
+
+    def reference_features(self) -> torch.Tensor | None:
+        """(N, D) float32 ``features`` of real images that the reward made ready with it
+        (``prepare``) as the realism reference; None when it has no such set."""
+        return None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from gn_models.data.digits import load_digit_splits
+from gn_models.data.digits import digit_pixels, load_digit_splits, require_labels
 from gn_models.rewards.base import RewardModel
+from gn_models.rewards.saved_tensors import load_reward_tensors, save_reward_tensors
 from gn_models.types import PreparedModel
 
 
@@ -41,27 +40,17 @@ class DigitClassifierReward(RewardModel):
         self.weight, self.bias = weight.float().contiguous(), bias.float().contiguous()
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, H, W) in [0, 1] -> class probabilities (B, 10) float32.
-
-        Like any reward model, it brings images to its input format: channels averaged to
-        grayscale, and sizes other than 8x8 area-resampled to 8x8 (exact for 8x8 images
-        upscaled by an integer factor with nearest neighbours, as the PNGs are).
-        """
-        x = images.detach().float().cpu().mean(dim=1, keepdim=True)
-        if x.shape[-2:] != (8, 8):
-            x = torch.nn.functional.interpolate(x, size=(8, 8), mode="area")
-        x = x.reshape(len(x), -1) * 16.0
+        """Images (B, C, H, W) in [0, 1] -> class probabilities (B, 10) float32 (inputs as
+        ``gn_models.data.digits.digit_pixels`` makes them)."""
+        x = digit_pixels(images).reshape(len(images), -1) * 16.0
         return torch.softmax(x @ self.weight.T + self.bias, dim=-1)
 
     def score(self, images, prompts, labels):
-        if any(label is None for label in labels):
-            missing = next(p for p, label in zip(prompts, labels, strict=False) if label is None)
-            raise ValueError(
-                f"The digit-classifier reward needs a digit label for every prompt; "
-                f"{missing!r} has none. Add a `label` column (0-9) to the prompt file."
-            )
-        probs = self.probabilities(images)
-        return probs[torch.arange(len(probs)), torch.tensor(labels)]
+        labels = require_labels(prompts, labels, self.name)
+        return self.probabilities(images)[torch.arange(len(labels)), labels]
+
+    def top1(self, images: torch.Tensor) -> torch.Tensor:
+        return self.probabilities(images).argmax(-1)
 
     @classmethod
     def fit(
@@ -81,28 +70,25 @@ class DigitClassifierReward(RewardModel):
 
     def save(self, directory: str | Path, **info) -> None:
         """Write ``reward.safetensors`` and ``reward.json`` (name, version and ``info``)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file({"weight": self.weight, "bias": self.bias}, directory / "reward.safetensors")
-        meta = {"name": self.name, "version": self.version, **info}
-        (directory / "reward.json").write_text(json.dumps(meta, indent=2))
+        tensors = {"weight": self.weight, "bias": self.bias}
+        save_reward_tensors(directory, tensors, self.name, self.version, **info)
 
     @classmethod
     def prepare(
         cls, config: DigitClassifierRewardConfig, directory: Path, device: str = "auto"
     ) -> PreparedModel:
-        """Fit on the reward-train split (digits the base model never saw), save it to
-        ``directory``, and report the held-out accuracy."""
+        """Fit on the filter_train split (digits the base model never saw), save it to
+        ``directory``, and report the accuracy on the held-out split."""
         splits = load_digit_splits(config.seed)
-        reward = cls.fit(*splits.reward_train, seed=config.seed)
-        accuracy = reward.accuracy(*splits.reward_test)
+        reward = cls.fit(*splits.filter_train, seed=config.seed)
+        accuracy = reward.accuracy(*splits.heldout)
         reward.save(directory, heldout_accuracy=accuracy)
         return PreparedModel(
             {
                 "reward": f"{reward.name} {reward.version}",
                 "heldout_accuracy": accuracy,
-                "train_images": len(splits.reward_train[1]),
-                "heldout_images": len(splits.reward_test[1]),
+                "train_images": len(splits.filter_train[1]),
+                "heldout_images": len(splits.heldout[1]),
             }
         )
 
@@ -115,16 +101,6 @@ class DigitClassifierReward(RewardModel):
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> DigitClassifierReward:
-        """Load what ``save`` wrote.
-
-        Raises:
-            FileNotFoundError: no reward model there; materialize the `reward_model` asset.
-        """
-        path = Path(directory) / "reward.safetensors"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"No digit-classifier reward in {directory}. Materialize the `reward_model` "
-                "asset first (make demo, or the Dagster UI)."
-            )
-        tensors = load_file(path)
+        """Load what ``save`` wrote (errors: ``load_reward_tensors``)."""
+        tensors = load_reward_tensors(directory, cls.name)
         return cls(tensors["weight"], tensors["bias"])

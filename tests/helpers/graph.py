@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import DagsterInstance, Definitions, RunConfig
 
 from gn_dagster.definitions import build_definitions
-from gn_dagster.resources.models import DiffusionResource
+from gn_dagster.resources.models import DiffusionResource, RewardResource
 from gn_dagster.resources.prompt_source import packaged_prompt_file
 from gn_dagster.resources.storage import StorageResource
 from gn_dagster.settings import Settings
@@ -34,6 +34,7 @@ TINY_OPS = {
 }
 TINY = RunConfig(ops={name: {"config": values} for name, values in TINY_OPS.items()})
 TINY_BASE_MODEL = {"steps": 60, "batch_size": 64}
+TINY_JUDGE = {"epochs": 10}
 NUM_TRAIN_PROMPTS, NUM_EVAL_PROMPTS = 24, 4
 
 
@@ -82,5 +83,8 @@ def tiny_settings(root: Path, **overrides) -> Settings:
 def graph_definitions(root: Path, **resources) -> Definitions:
     """The tiny digits graph under ``root`` (a small base model); ``resources`` replace the
     profile's."""
-    diffusion = DiffusionResource(kind="digits", settings=TINY_BASE_MODEL)
-    return build_definitions(tiny_settings(root), **({"diffusion": diffusion} | resources))
+    tiny = {
+        "diffusion": DiffusionResource(kind="digits", settings=TINY_BASE_MODEL),
+        "judge_reward": RewardResource(kind="digit_cnn", settings=TINY_JUDGE),
+    }
+    return build_definitions(tiny_settings(root), **(tiny | resources))

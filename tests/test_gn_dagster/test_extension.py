@@ -169,7 +169,7 @@ def test_a_registered_reward_model_and_family_run_through_the_whole_graph(regist
         assert isinstance(model, ToyScale) and model.scale.shape == (1,)
         assert not torch.allclose(model.scale, torch.ones(1))  # it trained
         scores = pd.read_parquet(storage.scores_path)
-        assert set(scores["reward_model"]) == {"toy-brightness v1"}  # the judge scored
+        assert set(scores["judge"]) == {"toy-brightness v1"}  # the judge scored
         comparison = pd.read_parquet(storage.comparison_path)
         assert "toy_scale" in set(comparison["method"])
         check = AssetCheckKey(AssetKey("toy_scale"), "checkpoint_reloads_with_finite_output")

@@ -28,7 +28,7 @@ SOURCE_NAMES = ["prompt_source", "eval_prompt_source"]
 ASSET_NAMES = [
     "prompts", "eval_prompts", "base_model", "filter_reward_model", "judge_reward_model",
     "noise_sequences", *MODEL_ASSET_NAMES,
-    "eval_images", "scores", "comparison",
+    "eval_images", "scores", "realism", "comparison",
 ]  # fmt: skip
 METHODS = ["re_denoise", *MODEL_ASSET_NAMES]
 SETTINGS = [(5.5, 4), (1.0, 4)]  # the TINY eval settings
@@ -137,26 +137,45 @@ def test_eval_images_and_preview(materialized):
 def test_score_table(materialized):
     frame = pd.read_parquet(materialized.storage.scores_path)
     assert list(frame.columns) == [
-        "cfg_scale", "num_steps", "method", "prompt", "label", "seed",
-        "reward_standard", "reward_golden", "win", "reward_model",
+        "cfg_scale", "num_steps", "method", "prompt", "label", "seed", "path",
+        "reward_judge", "correct", "reward_filter", "judge", "filter",
     ]  # fmt: skip
-    assert len(frame) == EVAL_PAIRS * len(SETTINGS) * len(METHODS)
+    assert len(frame) == EVAL_PAIRS * len(SETTINGS) * (len(METHODS) + 1)  # + standard noise
     assert not frame.duplicated(["cfg_scale", "num_steps", "method", "prompt", "seed"]).any()
-    for column in ("reward_standard", "reward_golden"):
+    for column in ("reward_judge", "reward_filter", "correct"):
         assert frame[column].between(0, 1).all()
-    assert (frame["win"] == (frame["reward_golden"] > frame["reward_standard"])).all()
+    assert set(frame["judge"]) == {"digit-cnn cnn-v1"}  # another model class than the filter
+    assert set(frame["filter"]) == {"digit-classifier logreg-v1"}
+
+
+def test_realism_table(materialized):
+    frame = pd.read_parquet(materialized.storage.realism_path)
+    assert len(frame) == len(SETTINGS) * (len(METHODS) + 1)
+    assert (frame["images"] == EVAL_PAIRS).all() and (frame["fd"] > 0).all()
 
 
 def test_comparison_table(materialized):
     frame = pd.read_parquet(materialized.storage.comparison_path)
-    assert len(frame) == len(SETTINGS) * len(METHODS)
-    assert set(frame["method"]) == set(METHODS)
-    assert (frame["win_rate_ci_low"] <= frame["win_rate"]).all()
-    assert (frame["win_rate"] <= frame["win_rate_ci_high"]).all()
-    assert (frame["extra_time_ratio"] > 0).all()
+    assert len(frame) == len(SETTINGS) * (len(METHODS) + 1)
+    assert set(frame["method"]) == {"standard", *METHODS}
+    paired = frame[frame["method"] != "standard"]
+    for name in ("judge_win", "judge_gain", "filter_win", "hacking_gap"):
+        assert (paired[f"{name}_low"] <= paired[name]).all()
+        assert (paired[name] <= paired[f"{name}_high"]).all()
+    counts = paired[["judge_wins", "judge_ties", "judge_losses"]].sum(axis=1)
+    assert (counts == paired["pairs"]).all() and (paired["pairs"] == EVAL_PAIRS).all()
+    gap = paired["filter_win"] - paired["judge_win"]
+    assert np.allclose(paired["hacking_gap"], gap)
+    assert frame.loc[frame["method"] == "standard", "judge_win"].isna().all()
+    models = frame[~frame["method"].isin(["standard", "re_denoise"])]
+    assert models["oracle_judge_win"].between(0, 1).all()  # every model against the oracle
     assert (frame.loc[frame["method"] == "re_denoise", "parameters"] == 0).all()
     assert (frame.loc[frame["method"] == "npnet", "parameters"] > 0).all()
-    assert "win rate" in latest(materialized, "comparison")["summary"].value
+    metadata = latest(materialized, "comparison")
+    assert "judge win vs standard" in metadata["summary"].value
+    assert "extra time" in metadata["summary"].value
+    for plot in ("filter_vs_judge", "judge_gain_distribution"):
+        assert "data:image/png;base64," in metadata[plot].value
 
 
 def test_the_graph_loads_from_an_installed_package(tmp_path):

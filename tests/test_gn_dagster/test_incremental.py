@@ -16,7 +16,7 @@ from helpers.staleness import stale_assets
 NUM_SHARDS = Settings().num_shards
 MODEL_ASSET_NAMES = list(MODEL_CLASSES)
 SHARDS = hash_shard_keys(NUM_SHARDS)
-NIGHTLY = [*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
+NIGHTLY = [*MODEL_ASSET_NAMES, "eval_images", "scores", "realism", "comparison"]
 
 
 def edit_prompt(path, old: str, new: str) -> set[str]:

@@ -31,23 +31,34 @@ def test_profiles_from_the_environment(monkeypatch):
     monkeypatch.setenv("GN_SDXL_MODEL", "/models/dreamshaper-xl")
     monkeypatch.setenv("GN_HPSV2_VERSION", "v2.0")
     monkeypatch.setenv("GN_JUDGE_HPSV2_VERSION", "v2.1")
+    monkeypatch.setenv("GN_PICKSCORE_MODEL", "/models/pickscore")
     monkeypatch.setenv("GN_DEVICE", "cuda:0")
     resources = build_definitions().resources
     assert resources["compute"].device == "cuda:0"
     assert resources["diffusion"].kind == "diffusers"
     assert resources["diffusion"].config().model == "/models/dreamshaper-xl"
-    assert resources["filter_reward"].config().version == "v2.0"  # the filter and the judge
-    assert resources["judge_reward"].config().version == "v2.1"  # are set apart
+    assert resources["filter_reward"].kind == "hpsv2"
+    assert resources["filter_reward"].config().version == "v2.0"
+    judge = resources["judge_reward"]  # by default another preference model than the filter
+    assert judge.kind == "pickscore" and judge.config().model == "/models/pickscore"
+    assert judge.config().processor == "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+    monkeypatch.setenv("GN_JUDGE_REWARD", "hpsv2")
+    judge = profile_resources(Settings.from_env())["judge_reward"]
+    assert judge.kind == "hpsv2" and judge.config().version == "v2.1"  # set apart from the filter
     monkeypatch.setenv("GN_PROFILE", "digits")
     digits = profile_resources(Settings.from_env())
     assert [digits[k].kind for k in ("diffusion", "filter_reward", "judge_reward")] == [
-        "digits", "digit_classifier", "digit_classifier",
+        "digits", "digit_classifier", "digit_cnn",
     ]  # fmt: skip
 
 
 def test_bad_settings_name_the_variable(monkeypatch):
     monkeypatch.setenv("GN_PROFILE", "sd3")
     with pytest.raises(ValueError, match=r"GN_PROFILE='sd3'.*digits"):
+        build_definitions()
+    monkeypatch.setenv("GN_PROFILE", "sdxl")
+    monkeypatch.setenv("GN_JUDGE_REWARD", "clipscore")
+    with pytest.raises(ValueError, match=r"GN_JUDGE_REWARD='clipscore'.*'pickscore', 'hpsv2'"):
         build_definitions()
     monkeypatch.setenv("GN_PROFILE", "digits")
     monkeypatch.setenv("GN_NUM_SHARDS", "120")
@@ -62,5 +73,5 @@ def test_unknown_kinds_and_settings_of_a_model_fail_when_the_definitions_load():
     bad = DiffusionResource(kind="digits", settings={"stepz": 10})
     with pytest.raises(ValueError, match=r"`diffusion`: .*unknown settings \['stepz'\].*steps"):
         build_definitions(Settings(), diffusion=bad)
-    with pytest.raises(ValueError, match=r"`judge_reward`: Unknown reward kind 'pickscore'"):
-        build_definitions(Settings(), judge_reward=RewardResource(kind="pickscore"))
+    with pytest.raises(ValueError, match=r"`judge_reward`: Unknown reward kind 'imagereward'"):
+        build_definitions(Settings(), judge_reward=RewardResource(kind="imagereward"))

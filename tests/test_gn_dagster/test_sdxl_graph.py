@@ -140,11 +140,13 @@ def test_scores_are_hpsv2_cosines_for_every_pair(sdxl_graph):
     defs, instance, _ = sdxl_graph
     storage = defs.resources["storage"]
     frame = pd.read_parquet(storage.scores_path)
-    assert set(frame["reward_model"]) == {"HPSv2 v2.1"}
-    assert len(frame) == 3 * 2 * 2 * (1 + len(MODEL_ASSET_NAMES))  # prompts x seeds x CFGs
-    assert frame[["reward_standard", "reward_golden"]].abs().le(1).all().all()  # cosines
+    assert set(frame["judge"]) == set(frame["filter"]) == {"HPSv2 v2.1"}
+    assert len(frame) == 3 * 2 * 2 * (2 + len(MODEL_ASSET_NAMES))  # prompts x seeds x CFGs
+    assert frame[["reward_judge", "reward_filter"]].abs().le(1).all().all()  # cosines
+    assert frame["correct"].isna().all()  # HPSv2 is no classifier
+    assert pd.read_parquet(storage.realism_path).empty  # HPSv2 has no realism reference
     comparison = pd.read_parquet(storage.comparison_path)
-    assert set(comparison["method"]) == {"re_denoise", *MODEL_ASSET_NAMES}
+    assert set(comparison["method"]) == {"standard", "re_denoise", *MODEL_ASSET_NAMES}
     assert "data:image/png;base64," in latest(instance, "eval_images")["preview"].value
 
 
@@ -157,7 +159,7 @@ def test_pipeline_is_loaded_once_per_run(sdxl_graph):
     result = job.execute_in_process(run_config=RunConfig(ops=ops), instance=instance)
     steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
     checks = {f"{m}_checkpoint_reloads_with_finite_output" for m in MODEL_ASSET_NAMES}
-    assets = {*MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"}
+    assets = {*MODEL_ASSET_NAMES, "eval_images", "scores", "realism", "comparison"}
     assert steps == assets | checks | {"scores_score_table_complete"}
     assert all(e.passed for e in result.get_asset_check_evaluations())
     assert diffusers_backend._cached_pipeline.cache_info().misses == 1

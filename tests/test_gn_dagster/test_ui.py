@@ -31,7 +31,15 @@ NUM_SHARDS = Settings().num_shards
 CHROMIUM = os.environ.get("GN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("GN_UI_SCREENSHOTS", REPO / "build" / "ui-screenshots"))
 SENSOR_INTERVAL = 5  # seconds, GN_SENSOR_INTERVAL of the tested server
-ASSETS = ["prompts", "noise_sequences", *MODEL_ASSET_NAMES, "eval_images", "scores", "comparison"]
+ASSETS = [
+    "prompts",
+    "noise_sequences",
+    *MODEL_ASSET_NAMES,
+    "eval_images",
+    "scores",
+    "realism",
+    "comparison",
+]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("GN_REQUIRE_BROWSER") == "1":

@@ -17,19 +17,20 @@ from gn_models.utils.fsio import join
     blocking=True,
     description=(
         "Every evaluation prompt x seed is scored exactly once for every sampling setting and "
-        "method, and every reward is finite and within the judge reward's range."
+        "method, and every judge and filter reward is finite and within its model's range."
     ),
 )
 def score_table_check(
-    storage: StorageResource, judge_reward: RewardResource, compute: ComputeResource
+    storage: StorageResource,
+    judge_reward: RewardResource,
+    filter_reward: RewardResource,
+    compute: ComputeResource,
 ) -> AssetCheckResult:
     scores = pd.read_parquet(storage.scores_path)
     index = pd.read_parquet(join(storage.eval_images_dir, "index.parquet"))
     prompts = [p.text for p in read_prompts_frame(storage.prompts_path("eval"))]
-    groups = index[index["method"] != "standard"]  # standard noise is the paired baseline
-    reward = judge_reward.load(storage.reward_dir("judge"), compute.device)
-    return check_result(
-        score_table_complete(
-            scores, prompts, sorted(index["seed"].unique().tolist()), groups, reward.score_range
-        )
-    )
+    judge = judge_reward.load(storage.reward_dir("judge"), compute.device)
+    filt = filter_reward.load(storage.reward_dir("filter"), compute.device)
+    ranges = {"reward_judge": judge.score_range, "reward_filter": filt.score_range}
+    seeds = sorted(index["seed"].unique().tolist())
+    return check_result(score_table_complete(scores, prompts, seeds, index, ranges))

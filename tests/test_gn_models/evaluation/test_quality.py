@@ -43,7 +43,7 @@ def test_kept_fraction_fails_only_when_confidently_below_the_floor():
 
 def scores_table(prompts, seeds, groups):
     rows = [
-        {**g, "prompt": p, "seed": s, "reward_standard": 0.2, "reward_golden": 0.7}
+        {**g, "prompt": p, "seed": s, "reward_judge": 0.2, "reward_filter": 0.7}
         for g in groups
         for p in prompts
         for s in seeds
@@ -53,13 +53,16 @@ def scores_table(prompts, seeds, groups):
 
 def test_score_table_completeness_and_range():
     prompts, seeds = ["one", "two"], [1, 2, 3]
-    groups = [{"cfg_scale": 5.5, "num_steps": 10, "method": m} for m in ("npnet", "redenoise")]
+    groups = [{"cfg_scale": 5.5, "num_steps": 10, "method": m} for m in ("standard", "npnet")]
     table, expected = scores_table(prompts, seeds, groups), pd.DataFrame(groups)
-    assert score_table_complete(table, prompts, seeds, expected, (0, 1)).passed
-    missing = score_table_complete(table.iloc[1:], prompts, seeds, expected, (0, 1))
+    ranges = {"reward_judge": (0, 1), "reward_filter": (0, 1)}
+    assert score_table_complete(table, prompts, seeds, expected, ranges).passed
+    missing = score_table_complete(table.iloc[1:], prompts, seeds, expected, ranges)
     assert not missing.passed and missing.metrics["missing"] == 1
     doubled = pd.concat([table, table.iloc[:1]])
-    assert score_table_complete(doubled, prompts, seeds, expected, (0, 1)).metrics["duplicated"]
-    wild = table.assign(reward_golden=[1.5] + [0.7] * (len(table) - 1))
-    assert not score_table_complete(wild, prompts, seeds, expected, (0, 1)).passed
-    assert score_table_complete(wild, prompts, seeds, expected, (-2, 2)).passed
+    assert score_table_complete(doubled, prompts, seeds, expected, ranges).metrics["duplicated"]
+    wild = table.assign(reward_filter=[1.5] + [0.7] * (len(table) - 1))
+    verdict = score_table_complete(wild, prompts, seeds, expected, ranges)
+    assert not verdict.passed and "reward_filter [0, 1]" in verdict.description
+    wide = {**ranges, "reward_filter": (-2, 2)}
+    assert score_table_complete(wild, prompts, seeds, expected, wide).passed
