@@ -70,13 +70,13 @@ def _write_array(group: zarr.Group, name: str, values: np.ndarray, chunk_size: i
 def read_shard(
     store: str | Path, shard: str, names: list[str] | None = None
 ) -> dict[str, np.ndarray]:
-    """Read arrays ``names`` (all when None) of a complete shard.
+    """Read arrays ``names`` (all when None, in name order) of a complete shard.
 
     Raises:
         IncompleteShardError: the shard was never written, or only partially.
     """
     group = open_shard(store, shard)
-    names = names or [name for name, _ in group.arrays()]
+    names = names or sorted(name for name, _ in group.arrays())
     return {name: _as_numpy(group[name][...]) for name in names}
 
 

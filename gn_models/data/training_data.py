@@ -16,6 +16,9 @@ def load_training_sequences(
     """Kept sequences of the shards ``shard_keys``: one-step models get [x_T, x'_1] kept by
     reward(x'_1) > reward(x_T) + m, sequence models the whole chain kept by ``kept``.
 
+    Shards are read in name order, whatever the order of ``shard_keys`` (the order in which
+    the instance registered them), so the same shards always give the same training data.
+
     Returns:
         ``noise`` (N, 2 or n+1, C, H, W) float32 and ``prompt`` (N,) str.
 
@@ -23,8 +26,8 @@ def load_training_sequences(
         IncompleteShardError: a shard has not been collected (the message names it).
         ValueError: no samples at all, or shards labelled by different filter rewards.
     """
-    attrs = {key: dict(open_shard(store, key).attrs) for key in shard_keys}
-    shards = [key for key in shard_keys if attrs[key]["count"] > 0]
+    attrs = {key: dict(open_shard(store, key).attrs) for key in sorted(shard_keys)}
+    shards = [key for key in attrs if attrs[key]["count"] > 0]
     if not shards:
         raise ValueError(f"The noise-sequence store {store} holds no samples: add prompts.")
     rewards = {key: attrs[key].get("reward") for key in shards}

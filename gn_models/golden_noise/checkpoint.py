@@ -2,6 +2,10 @@
 
 ``config.json`` holds the model kind, its config (enough to rebuild it) and free-form info
 (training losses, data counts). Every golden-noise model saves and loads through here.
+
+A checkpoint folder holds content only: its digest is the asset's data version, so the same
+weights must give the same bytes. Timings, dates, host names and absolute paths never go into
+it (they go to the Dagster metadata of the materialization).
 """
 
 import json
@@ -12,7 +16,12 @@ from safetensors.torch import load_file, save_file
 
 
 def save_checkpoint(model: torch.nn.Module, directory: str | Path, config: dict, **info) -> None:
-    """Write the model's state dict (contiguous CPU tensors) and its JSON config."""
+    """Write the model's state dict (contiguous CPU tensors) and its JSON config.
+
+    Args:
+        config: the model's config as JSON-ready values.
+        info: JSON-ready content to record (losses, counts); no timings (module docstring).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

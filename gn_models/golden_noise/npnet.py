@@ -8,8 +8,10 @@
   self-attention predict new singular values s'; the output U diag(s') Vh is folded back.
 - AdaGroupNorm (diffusers): GroupNorm(1 group) of x_T with per-channel scale and shift from a
   Linear on the flattened full prompt_embeds (B, L, D).
-- Residual branch R: timm's Swin-T (``residual="swin_t"``, needs ``timm``; ImageNet weights
-  with ``pretrained_residual=True``) or a small conv net (``residual="conv"``, the digits profile).
+- Residual branch R, chosen explicitly by ``residual``: timm's Swin-T (``"swin_t"``, as
+  published for SDXL; needs ``timm``, and training starts from its ImageNet weights) or a
+  small conv net (``"conv"``, the default, for small latents such as the digits profile's).
+  Nothing depends on what a local cache holds: missing Swin-T weights are an error.
 - alpha, beta: scalars initialised to 0, so an untrained NPNet returns SVD(x_T).
 
 Unlike the reference code: every sample uses its own prompt embedding; training and inference
@@ -28,6 +30,9 @@ from torch import nn
 from gn_models.golden_noise.base import GoldenNoiseModel
 from gn_models.types import PromptEmbeds
 
+RESIDUALS = ("conv", "swin_t")  # NPNet's residual branches
+SWIN_T = "swin_tiny_patch4_window7_224"  # timm's name of the published residual backbone
+
 
 @dataclass
 class NPNetConfig:
@@ -43,8 +48,7 @@ class NPNetConfig:
     svd_hidden: int = 64  # hidden width of the U and Vh MLPs (reference: 64)
     svd_out_hidden: int = 256  # hidden width of the singular-value head (reference: 1024)
     svd_heads: int = 8  # attention heads in the SVD branch
-    # "swin_t" (timm, pretrained), "conv", or "auto": swin_t when timm's weights are local
-    residual: str = "auto"
+    residual: str = "conv"  # RESIDUALS: "conv" or "swin_t" (timm, ImageNet weights; SDXL)
     conv_hidden: int = 32  # width of the conv residual branch
 
     @classmethod
@@ -145,16 +149,13 @@ class SwinResidual(nn.Module):
     resized to (B, 7, H, W) (the reference interpolates timm's channels-last features as if
     they were channels-first; the released weights expect it) -> 1x1 conv 7->C.
 
-    Raises:
-        ImportError: timm is not installed (``pip install timm``).
+    Raises: as ``swin_t``.
     """
 
     def __init__(self, channels: int, pretrained: bool = True):
         super().__init__()
-        import timm
-
         self.downconv = nn.Conv2d(channels, 3, 1)
-        self.swin = timm.create_model("swin_tiny_patch4_window7_224", pretrained=pretrained)
+        self.swin = swin_t(pretrained)
         self.upconv = nn.Conv2d(7, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -164,8 +165,8 @@ class SwinResidual(nn.Module):
 
 class NPNet(GoldenNoiseModel):
     """NPNet (arXiv:2411.09502): SVD branch + AdaGroupNorm text injection + residual branch
-    (Swin-T when its weights are local, else conv), trained with MSE on kept one-step pairs
-    (x_T, x'_1).
+    (a small conv net, or Swin-T as published: ``residual``), trained with MSE on kept
+    one-step pairs (x_T, x'_1).
 
     x_T (B, C, H, W) float32 + PromptEmbeds (prompt_embeds (B, L, D)) -> golden noise
     (B, C, H, W). Shapes are fixed by ``NPNetConfig`` (height, width, prompt_tokens).
@@ -177,8 +178,15 @@ class NPNet(GoldenNoiseModel):
     training_defaults = {"learning_rate": 3e-3}
 
     def __init__(self, config: NPNetConfig, pretrained_residual: bool = False):
+        """Raises: ValueError for an unknown ``residual``; ImportError / FileNotFoundError as
+        ``swin_t`` does for ``residual="swin_t"``."""
         super().__init__()
-        config = replace(config, residual=resolve_residual(config.residual))
+        if config.residual not in RESIDUALS:
+            raise ValueError(
+                f"NPNet residual={config.residual!r}: use one of {RESIDUALS} ('auto' was "
+                "removed so that a run's architecture never depends on a local cache: 'swin_t' "
+                "is the published NPNet for SDXL-size latents, 'conv' the small-latent one)."
+            )
         self.config = config
         self.unet_svd = SVDBranch(config)
         self.text_embedding = AdaGroupNorm(
@@ -186,10 +194,8 @@ class NPNet(GoldenNoiseModel):
         )
         if config.residual == "swin_t":
             self.unet_embedding = SwinResidual(config.channels, pretrained_residual)
-        elif config.residual == "conv":
-            self.unet_embedding = ConvResidual(config.channels, config.conv_hidden)
         else:
-            raise ValueError(f"NPNet residual={config.residual!r}: use 'swin_t', 'conv' or 'auto'.")
+            self.unet_embedding = ConvResidual(config.channels, config.conv_hidden)
         self.alpha = nn.Parameter(torch.zeros(()))
         self.beta = nn.Parameter(torch.zeros(()))
 
@@ -262,15 +268,26 @@ def load_official_npnet(checkpoint: dict, config: NPNetConfig) -> NPNet:
     return model.eval()
 
 
-def resolve_residual(choice: str) -> str:
-    """ "auto" -> "swin_t" when timm and its pretrained Swin-T weights load offline, else
-    "conv"; other values are returned unchanged."""
-    if choice != "auto":
-        return choice
+def swin_t(pretrained: bool) -> nn.Module:
+    """timm's Swin-T (``SWIN_T``), with its ImageNet weights when ``pretrained``.
+
+    Raises:
+        ImportError: timm is not installed.
+        FileNotFoundError: ``pretrained`` and the weights are neither in the local Hugging Face
+            cache nor downloadable (the message says how to get them).
+    """
     try:
         import timm
-
-        timm.create_model("swin_tiny_patch4_window7_224", pretrained=True)
-        return "swin_t"
-    except Exception:  # timm missing, or weights not in the local cache
-        return "conv"
+    except ImportError as err:
+        raise ImportError(
+            "NPNet residual='swin_t' needs timm: `pip install timm`, or use residual='conv'."
+        ) from err
+    try:
+        return timm.create_model(SWIN_T, pretrained=pretrained)
+    except OSError as err:  # offline and not cached (huggingface_hub's errors are OSErrors)
+        raise FileNotFoundError(
+            f"NPNet residual='swin_t' trains from timm's pretrained {SWIN_T} weights, which are "
+            "not in the local Hugging Face cache and could not be downloaded. Download them once "
+            f"online (`python -c \"import timm; timm.create_model('{SWIN_T}', pretrained=True)\"`) "
+            "or use residual='conv'."
+        ) from err

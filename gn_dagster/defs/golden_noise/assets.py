@@ -8,6 +8,7 @@ description come from the model class, so a new model needs no code here.
 
 import inspect
 
+import torch
 from accelerate import PartialState
 from dagster import (
     AllPartitionMapping,
@@ -61,7 +62,9 @@ def train_checkpoint(
     shard_keys: list[str],
 ) -> MaterializeResult:
     """Body of every model asset: kept sequences of ``shard_keys``, train, save, metadata;
-    data version = digest of the checkpoint files.
+    data version = digest of the checkpoint files, which hold content only (weights, config,
+    losses), so retraining to the same weights gives the same version. Timings and the torch
+    CPU threads go to the metadata only.
 
     Under ``accelerate launch`` (several processes, one GPU each) every process trains its
     share of each batch (DDP) and only the main process writes the checkpoint.
@@ -97,6 +100,7 @@ def train_checkpoint(
             "stopped_early": log.stopped_early,
             "identity_val_loss": log.identity_val_loss,
             "train_seconds": round(log.seconds, 1),
+            "torch_threads": torch.get_num_threads(),
             "loss_curve": loss_plot(log, cls.kind),
         },
     )
@@ -126,7 +130,7 @@ def model_asset(cls: type[GoldenNoiseModel], train_cron: str, timezone: str) -> 
             AssetDep("noise_sequences", partition_mapping=AllPartitionMapping()),
             AssetDep("base_model"),
         ],
-        code_version="3",
+        code_version="4",
         pool="gpu",
         automation_condition=on_cron_if_changed(train_cron, timezone),
         description=inspect.getdoc(cls)

@@ -1,7 +1,14 @@
 import pytest
 import torch
+from huggingface_hub.errors import LocalEntryNotFoundError
 
-from gn_models.golden_noise.npnet import NPNet, NPNetConfig, load_official_npnet, tile_grid
+from gn_models.golden_noise.npnet import (
+    ConvResidual,
+    NPNet,
+    NPNetConfig,
+    load_official_npnet,
+    tile_grid,
+)
 from gn_models.types import PromptEmbeds
 
 
@@ -131,3 +138,21 @@ def test_sdxl_width_official_layout_loads():
     assert model.text_embedding.linear.in_features == 77 * 2048
     loaded = load_official_npnet(official_layout(model), config)  # unused bn.* is skipped
     assert loaded.text_embedding.linear.weight.shape == (8, 77 * 2048)
+
+
+def test_the_residual_is_explicit_and_auto_is_an_error():
+    assert NPNetConfig().residual == "conv" and NPNetConfig.published().residual == "swin_t"
+    assert isinstance(NPNet(small()).unet_embedding, ConvResidual)
+    with pytest.raises(ValueError, match="'auto' was removed"):
+        NPNet(small(residual="auto"))
+
+
+def test_swin_t_without_its_weights_says_how_to_get_them(monkeypatch):
+    timm = pytest.importorskip("timm")
+
+    def offline(name, pretrained):
+        raise LocalEntryNotFoundError("not in the local cache")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(FileNotFoundError, match=r"pretrained=True.*or use residual='conv'"):
+        NPNet.from_data(small(residual="swin_t"), (1, 8, 8), cond(1), 1)
