@@ -34,7 +34,7 @@ class EvaluationConfig:
     """Which images the evaluation samples: every evaluation prompt x E seeds, for each
     method, at every CFG scale x DDIM step count."""
 
-    seeds_per_prompt: int = 4  # E seeds per evaluation prompt
+    seeds_per_prompt: int = 3  # E seeds per evaluation prompt (sizing: docs/evaluation.md)
     first_seed: int = 1_000_000  # seeds first_seed .. first_seed + E - 1, apart from training
     cfg_scales: list[float] = field(default_factory=lambda: [5.5, 2.0, 1.0])
     step_counts: list[int] = field(default_factory=lambda: [10, 4])  # 4: learned at 10, used at 4

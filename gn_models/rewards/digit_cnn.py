@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gn_models.data.digits import digit_pixels, load_digit_splits, require_labels
+from gn_models.evaluation.realism import frechet_distance
 from gn_models.rewards.base import RewardModel
 from gn_models.rewards.saved_tensors import load_reward_tensors, save_reward_tensors
 from gn_models.types import PreparedModel
@@ -155,7 +156,9 @@ class DigitCNNReward(RewardModel):
     ) -> PreparedModel:
         """Train on the judge_train split, measure accuracy on the held-out split (and on the
         filter's and the base model's training digits), store the realism reference features
-        (filter_train + heldout: real digits that neither the base model nor the judge saw)."""
+        (filter_train + heldout: real digits that neither the base model nor the judge saw)
+        and the Frechet distance of the base model's real training digits to it (the floor of
+        the realism measure: what real digits score)."""
         splits = load_digit_splits(config.seed)
         model, losses = train_digit_cnn(*splits.judge_train, config)
         reward = cls(model)
@@ -165,6 +168,8 @@ class DigitCNNReward(RewardModel):
             f"accuracy_{split}": reward.accuracy(*getattr(splits, split))
             for split in ("heldout", "filter_train", "base")
         }
+        # What real digits score: the base model's own training digits vs the reference.
+        floor = frechet_distance(reward.features((splits.base[0] + 1) / 2), reward.reference)
         tensors = {**model.state_dict(), "reference_features": reward.reference}
         save_reward_tensors(directory, tensors, cls.name, cls.version, **accuracy)
         return PreparedModel(
@@ -175,6 +180,7 @@ class DigitCNNReward(RewardModel):
                 "train_images": len(splits.judge_train[1]),
                 "heldout_images": len(splits.heldout[1]),
                 "reference_images": len(real),
+                "realism_floor_fd": floor,
             },
             curves={"judge training loss": (list(range(1, len(losses) + 1)), losses)},
         )

@@ -45,7 +45,7 @@ def eval_images_config_class() -> type[Config]:
         EvaluationConfig,
         extra={
             "methods": (list[str], BASELINES + list(MODEL_CLASSES)),
-            "preview_columns": (int, 16),
+            "preview_columns": (int, 10),  # the first prompts: digits 0-9
             "png_scale": (int, 0),  # PNG upscaling (nearest); 0: images under 32 px to >= 32 px
         },
         doc=inspect.getdoc(EvaluationConfig),
