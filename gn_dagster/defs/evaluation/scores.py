@@ -99,7 +99,8 @@ def realism(
     judge = judge_reward.load(storage.reward_dir("judge"), compute.device)
     features, reference = judge.features(images), judge.reference_features()
     if features is None or reference is None:
-        frame = pd.DataFrame(columns=["method", *SETTING, "images", "fd"])
+        kinds = {"method": str, "cfg_scale": float, "num_steps": int, "images": int, "fd": float}
+        frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in kinds.items()})
         note = f"{judge.name} has no feature space or reference set: no realism measure."
     else:
         groups = index[["method", *SETTING]]
