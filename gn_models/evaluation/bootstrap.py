@@ -52,13 +52,19 @@ def cluster_bootstrap(
         by the number of pairs they hold (clusters of unequal size weigh by their pairs).
 
     Raises:
-        ValueError: no pairs, or ``clusters`` does not match ``values``.
+        ValueError: no pairs, ``clusters`` does not match ``values``, fewer than 2 replicates,
+            or ``level`` outside (0, 1).
     """
     values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
     if len(values) == 0 or len(clusters) != len(values):
         raise ValueError(
             f"cluster_bootstrap needs n >= 1 pairs and one cluster label per pair; got "
             f"{len(values)} pairs and {len(clusters)} labels."
+        )
+    if replicates < 2 or not 0 < level < 1:
+        raise ValueError(
+            f"cluster_bootstrap needs replicates >= 2 (got {replicates}) and 0 < level < 1 "
+            f"(got {level}); the defaults are {REPLICATES} and {LEVEL}."
         )
     _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
     n_clusters = inverse.max() + 1

@@ -3,6 +3,7 @@ cluster-bootstrap intervals over prompts, against standard noise and the re-deno
 
 import pandas as pd
 from dagster import AssetDep, Config, DataVersion, MaterializeResult, MetadataValue, asset
+from pydantic import Field
 
 from gn_dagster.automation import on_data_change
 from gn_dagster.metadata import figure_markdown, table
@@ -26,7 +27,7 @@ class ComparisonConfig(Config):
     """The cluster bootstrap over prompts: replicates and the seed of its RNG (the same seed
     gives the same intervals)."""
 
-    bootstrap_replicates: int = REPLICATES
+    bootstrap_replicates: int = Field(default=REPLICATES, ge=100)
     bootstrap_seed: int = 0
 
 

@@ -48,3 +48,5 @@ def test_unequal_clusters_weigh_by_pairs_and_bad_input_is_named():
     assert boot.mean[0] == 0.75 and boot.low[0] == 0.0 and boot.high[0] == 1.0
     with pytest.raises(ValueError, match="one cluster label per pair"):
         cluster_bootstrap(values, np.array(["a"]))
+    with pytest.raises(ValueError, match="replicates >= 2"):
+        cluster_bootstrap(values, np.arange(4), replicates=0)
