@@ -80,7 +80,8 @@ def gain_distribution_figure(pairs: pd.DataFrame, column: str = "judge_gain") ->
     Args:
         pairs: ``pair_with(scores, "standard")``.
     """
-    settings = pairs[SETTING].drop_duplicates().sort_values(SETTING, ascending=False)
+    settings = pairs[SETTING].drop_duplicates()
+    settings = settings.sort_values(["num_steps", "cfg_scale"], ascending=False)  # as the table
     count = len(settings)
     cols = min(3, count)
     rows = -(-count // cols)
