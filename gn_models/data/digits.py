@@ -89,6 +89,12 @@ def digit_pixels(images: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def top1_accuracy(reward, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of a classifier reward (one with ``top1``) on (N, 1, 8, 8) images in
+    [-1, 1] and (N,) int64 labels, as ``load_digit_splits`` gives them."""
+    return (reward.top1((images + 1) / 2) == labels).float().mean().item()
+
+
 def require_labels(prompts: list[str], labels: list[int | None], reward: str) -> torch.Tensor:
     """Labels as (B,) int64, for a digit reward named ``reward``.
 

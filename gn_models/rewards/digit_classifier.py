@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from gn_models.data.digits import digit_pixels, load_digit_splits, require_labels
+from gn_models.data.digits import digit_pixels, load_digit_splits, require_labels, top1_accuracy
 from gn_models.rewards.base import RewardModel
 from gn_models.rewards.saved_tensors import load_reward_tensors, save_reward_tensors
 from gn_models.types import PreparedModel
@@ -63,11 +63,6 @@ class DigitClassifierReward(RewardModel):
         clf = LogisticRegression(max_iter=5000, C=0.1, random_state=seed).fit(x, labels.numpy())
         return cls(torch.from_numpy(clf.coef_), torch.from_numpy(clf.intercept_))
 
-    def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
-        """Top-1 accuracy on (N, 1, 8, 8) images in [-1, 1]."""
-        predicted = self.probabilities((images + 1) / 2).argmax(-1)
-        return (predicted == labels).float().mean().item()
-
     def save(self, directory: str | Path, **info) -> None:
         """Write ``reward.safetensors`` and ``reward.json`` (name, version and ``info``)."""
         tensors = {"weight": self.weight, "bias": self.bias}
@@ -81,7 +76,7 @@ class DigitClassifierReward(RewardModel):
         ``directory``, and report the accuracy on the held-out split."""
         splits = load_digit_splits(config.seed)
         reward = cls.fit(*splits.filter_train, seed=config.seed)
-        accuracy = reward.accuracy(*splits.heldout)
+        accuracy = top1_accuracy(reward, *splits.heldout)
         reward.save(directory, heldout_accuracy=accuracy)
         return PreparedModel(
             {

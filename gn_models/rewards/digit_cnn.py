@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gn_models.data.digits import digit_pixels, load_digit_splits, require_labels
+from gn_models.data.digits import digit_pixels, load_digit_splits, require_labels, top1_accuracy
 from gn_models.evaluation.realism import frechet_distance
 from gn_models.rewards.base import RewardModel
 from gn_models.rewards.saved_tensors import load_reward_tensors, save_reward_tensors
@@ -146,10 +146,6 @@ class DigitCNNReward(RewardModel):
     def reference_features(self) -> torch.Tensor | None:
         return self.reference
 
-    def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
-        """Top-1 accuracy on (N, 1, 8, 8) images in [-1, 1]."""
-        return (self.top1((images + 1) / 2) == labels).float().mean().item()
-
     @classmethod
     def prepare(
         cls, config: DigitCNNRewardConfig, directory: Path, device: str = "auto"
@@ -165,7 +161,7 @@ class DigitCNNReward(RewardModel):
         real = torch.cat([splits.filter_train[0], splits.heldout[0]])
         reward.reference = reward.features((real + 1) / 2)
         accuracy = {
-            f"accuracy_{split}": reward.accuracy(*getattr(splits, split))
+            f"accuracy_{split}": top1_accuracy(reward, *getattr(splits, split))
             for split in ("heldout", "filter_train", "base")
         }
         # What real digits score: the base model's own training digits vs the reference.

@@ -17,7 +17,7 @@ from gn_models.evaluation.comparison import (
 )
 from gn_models.evaluation.paired_scores import pair_with
 from gn_models.evaluation.plots import filter_vs_judge_figure, gain_distribution_figure
-from gn_models.utils.fsio import join, localize
+from gn_models.utils.fsio import localize
 from gn_models.utils.tables import write_parquet
 
 GROUP = "evaluation"
@@ -39,7 +39,7 @@ def read_comparison_inputs(storage: StorageResource):
         pd.read_parquet(storage.scores_path),
         pd.read_parquet(storage.realism_path),
         index.drop_duplicates("method"),
-        pd.read_parquet(join(storage.eval_images_dir, "timings.parquet")),
+        pd.read_parquet(images / "timings.parquet"),
     )
 
 
