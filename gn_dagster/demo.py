@@ -15,7 +15,7 @@ from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResu
 
 from gn_dagster.definitions import build_definitions
 from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
-from gn_models.evaluation.comparison import comparison_markdown, extra_time
+from gn_models.evaluation.comparison import comparison_markdown, extra_time, is_chain_row
 from gn_models.utils.fsio import join
 
 
@@ -86,9 +86,15 @@ def main() -> int:
     materialize_all(defs, instance)
     storage = defs.resources["storage"]
     print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s.")
+    frame = pd.read_parquet(storage.comparison_path)
+    times = extra_time(pd.read_parquet(join(storage.eval_images_dir, "timings.parquet")))
+    chain = frame["method"].map(is_chain_row)
     print(f"Comparison ({storage.comparison_path}); judge first, then filter:\n")
-    timings = pd.read_parquet(join(storage.eval_images_dir, "timings.parquet"))
-    print(comparison_markdown(pd.read_parquet(storage.comparison_path), extra_time(timings)))
+    print(comparison_markdown(frame[~chain], times))
+    if chain.any():
+        print("Chain oracles: re-denoise applied k times at inference (x{k}), without and with")
+        print("renormalization to ||x_T|| (_renorm):\n")
+        print(comparison_markdown(frame[chain], times))
     return 0
 
 

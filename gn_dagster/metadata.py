@@ -11,7 +11,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from dagster import AssetCheckResult, MetadataValue, TableColumn, TableRecord, TableSchema
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    MetadataValue,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+)
 from PIL import Image
 
 from gn_models.evaluation.quality import Verdict
@@ -73,11 +80,17 @@ def figure_markdown(fig, title: str, url: str | None = None) -> MetadataValue:
     return MetadataValue.md(markdown_image(Image.open(buffer), title))
 
 
-def check_result(verdict: Verdict, check_name: str | None = None) -> AssetCheckResult:
-    """A Dagster check result from a verdict (metadata: its description and numbers)."""
+def check_result(
+    verdict: Verdict,
+    check_name: str | None = None,
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+) -> AssetCheckResult:
+    """A Dagster check result from a verdict (metadata: its description and numbers); a
+    failure of severity WARN does not block downstream assets even on a blocking check."""
     return AssetCheckResult(
         check_name=check_name,
         passed=verdict.passed,
+        severity=severity,
         description=verdict.description,
         metadata={"verdict": verdict.description, **verdict.metrics},
     )

@@ -1,7 +1,8 @@
 """Profiles: a choice of diffusion backend, filter reward and judge reward.
 
-- ``digits`` (default): the small digits UNet this graph trains; the filter is a linear digit
-  classifier, the judge a digit CNN trained on other digits (CPU, minutes).
+- ``digits`` (default): the small digits UNet this graph trains; the filter is a calibrated
+  digit MLP that more ink cannot fool (``GN_FILTER_REWARD=digit_classifier``: the linear
+  classifier), the judge a digit CNN trained on other digits (CPU, minutes).
 - ``sdxl``: a pretrained diffusers pipeline (SDXL and its family, SD 1.5/2.1), HPSv2 as the
   filter and PickScore as the judge (``GN_JUDGE_REWARD=hpsv2``: HPSv2), from local files or
   the Hugging Face cache.
@@ -19,11 +20,24 @@ from dagster import ConfigurableResource
 from gn_dagster.resources.models import DiffusionResource, RewardResource
 from gn_dagster.settings import Settings
 
+DIGITS_FILTERS = ("digit_mlp", "digit_classifier")  # GN_FILTER_REWARD; the first is the default
+
 
 def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
+    """The digits UNet, the filter named by GN_FILTER_REWARD and the digit-CNN judge.
+
+    Raises:
+        ValueError: GN_FILTER_REWARD is not one of ``DIGITS_FILTERS``.
+    """
+    kind = settings.profile_options.get("filter_reward", DIGITS_FILTERS[0])
+    if kind not in DIGITS_FILTERS:
+        raise ValueError(
+            f"GN_FILTER_REWARD={kind!r} is not a filter reward of the digits profile; use one "
+            f"of {list(DIGITS_FILTERS)}."
+        )
     return {
         "diffusion": DiffusionResource(kind="digits"),
-        "filter_reward": RewardResource(kind="digit_classifier"),
+        "filter_reward": RewardResource(kind=kind),
         "judge_reward": RewardResource(kind="digit_cnn"),
     }
 

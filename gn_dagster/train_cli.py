@@ -59,6 +59,7 @@ def main(
         config,
         resources["storage"],
         resources["diffusion"],
+        resources["filter_reward"],
         resources["compute"].device,
         registered_shards(instance),
     )

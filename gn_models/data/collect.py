@@ -5,7 +5,7 @@ from the rewarded states, their filter rewards and the keep flag."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,13 +32,27 @@ class CollectionConfig:
     num_steps: int = 10  # DDIM steps, for re-denoise's t and for sampling
     margin: float = 0.0  # m: keep when reward(x'_n) > reward(x_T) + m
     num_redenoise: int = 10  # n: re-denoise steps per sequence (1: plain pairs)
-    reward_every_step: bool = False  # reward every state, not only x_T, x'_1 and x'_n
+    renormalize: bool = True  # rescale every chain state to ||x_T|| (False: the paper's chain)
+    reward_states: list[int] = field(default_factory=lambda: [1, 3])  # besides x_T and x'_n
+    reward_every_step: bool = False  # reward every state (overrides reward_states)
     batch_size: int = 256  # sequences per batch (sampling batches: that x rewarded states)
 
     def reward_steps(self) -> list[int]:
-        """Indices of the states whose images are sampled and rewarded."""
+        """Indices of the states whose images are sampled and rewarded: x_T, x'_n and the
+        ``reward_states`` up to n (every state with ``reward_every_step``).
+
+        Raises:
+            ValueError: a reward state below 1.
+        """
         n = self.num_redenoise
-        return list(range(n + 1)) if self.reward_every_step else sorted({0, 1, n})
+        if self.reward_every_step:
+            return list(range(n + 1))
+        if any(k < 1 for k in self.reward_states):
+            raise ValueError(
+                f"reward_states={self.reward_states}: chain states are numbered 1..n "
+                "(x_T, state 0, is always rewarded)."
+            )
+        return sorted({0, n} | {k for k in self.reward_states if k <= n})
 
 
 def prompt_seed(text: str, index: int) -> int:
@@ -106,6 +120,7 @@ def _collect_batch(backend, reward, prompts, cond, seeds, config) -> NoiseSequen
         config.cfg_denoise,
         config.cfg_inversion,
         config.num_steps,
+        config.renormalize,
     )
     steps = config.reward_steps()
     texts, labels = [p.text for p in prompts], [p.label for p in prompts]

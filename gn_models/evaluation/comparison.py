@@ -8,8 +8,9 @@ import pandas as pd
 
 from gn_models.evaluation.bootstrap import REPLICATES
 from gn_models.evaluation.paired_scores import SETTING, compare, method_means
+from gn_models.evaluation.sample_images import ORACLE, parse_chain_method
 
-STANDARD, ORACLE = "standard", "re_denoise"
+STANDARD = "standard"
 KEYS = ["method", *SETTING]
 
 
@@ -19,6 +20,7 @@ def build_comparison(
     parameters: pd.DataFrame,
     replicates: int = REPLICATES,
     seed: int = 0,
+    noise_stats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (method, cfg_scale, num_steps).
 
@@ -27,6 +29,8 @@ def build_comparison(
         realism: columns method, cfg_scale, num_steps, fd (``realism_table``); fd may be NaN.
         parameters: columns method, parameters (count of the noise model's weights).
         replicates, seed: of the cluster bootstrap (same seed: same intervals).
+        noise_stats: per (method, setting) statistics of the sampled noise
+            (``gn_models.sampling.gaussian_shell.noise_statistics`` columns), merged in.
 
     Returns:
         ``method_means`` + fd + parameters, then the paired statistics against standard noise
@@ -36,6 +40,8 @@ def build_comparison(
     """
     frame = method_means(scores).merge(realism[[*KEYS, "fd"]], on=KEYS, how="left")
     frame = frame.merge(parameters[["method", "parameters"]], on="method", how="left")
+    if noise_stats is not None:
+        frame = frame.merge(noise_stats, on=KEYS, how="left")
     for baseline, prefix in ((STANDARD, ""), (ORACLE, "oracle_")):
         paired = compare(scores, baseline, replicates, seed)
         if len(paired):
@@ -46,6 +52,11 @@ def build_comparison(
         ["num_steps", "cfg_scale", "_order"], ascending=[False, False, True]
     )
     return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def is_chain_row(method: str) -> bool:
+    """A chain-oracle row other than the one-step oracle (``re_denoise_x3_renorm``)."""
+    return method != ORACLE and parse_chain_method(method) is not None
 
 
 def extra_time(timings: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +101,8 @@ COLUMNS = {  # header -> cell of one comparison row; headline (judge) first
     "filter win": lambda r: _value(getattr(r, "filter_win", float("nan")), ".1%"),
     "hacking gap (95% CI)": lambda r: _ci(r, "hacking_gap"),
     "judge win vs oracle (95% CI)": lambda r: _ci(r, "oracle_judge_win"),
+    "judge gain vs oracle (95% CI)": lambda r: _ci(r, "oracle_judge_gain", percent=False),
+    "norm z": lambda r: _value(getattr(r, "norm_z", float("nan")), "+.1f"),
 }
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gn_models.evaluation.paired_scores import SETTING
+from gn_models.evaluation.sample_images import parse_chain_method
 
 
 def filter_vs_judge_figure(comparison: pd.DataFrame) -> Figure:
@@ -26,7 +27,8 @@ def filter_vs_judge_figure(comparison: pd.DataFrame) -> Figure:
     frame = comparison.dropna(subset=["judge_win", "filter_win"])
     steps = sorted(frame["num_steps"].unique(), reverse=True)
     methods = list(dict.fromkeys(frame["method"]))
-    colors = dict(zip(methods, plt.get_cmap("tab10").colors, strict=False))
+    palette = plt.get_cmap("tab20").colors
+    colors = {m: palette[i % len(palette)] for i, m in enumerate(methods)}
     fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 4), dpi=80, squeeze=False)
     for ax, step in zip(axes[0], steps, strict=True):
         ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
@@ -70,6 +72,65 @@ def filter_vs_judge_figure(comparison: pd.DataFrame) -> Figure:
         frameon=False,
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def chain_figure(comparison: pd.DataFrame) -> Figure:
+    """The chain oracles (re-denoise applied k times at inference) against k: the judge's
+    mean gain over standard noise with 95% intervals per CFG scale (left) and the noise norm
+    in chi standard deviations off the Gaussian shell (right); dashed: the paper's chain,
+    solid: every state renormalized to ||x_T||. k = 0 is standard noise.
+
+    Args:
+        comparison: ``build_comparison``'s table with ``norm_z`` (rows of other methods are
+            skipped).
+    """
+    parsed = comparison["method"].map(parse_chain_method)
+    frame = comparison[parsed.notna()].assign(
+        k=[p[0] for p in parsed.dropna()], renorm=[p[1] for p in parsed.dropna()]
+    )
+    fig, (gain_ax, norm_ax) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=80)
+    palette = plt.get_cmap("tab10").colors
+    groups = list(frame.groupby(["num_steps", "cfg_scale"], sort=False))
+    for i, ((steps, cfg), group) in enumerate(groups):
+        for renorm, chain in group.groupby("renorm"):
+            chain = chain.sort_values("k")
+            k = np.r_[0, chain["k"]]
+            gain = np.r_[0.0, chain["judge_gain"]]
+            low = gain - np.r_[0.0, chain["judge_gain_low"]]
+            high = np.r_[0.0, chain["judge_gain_high"]] - gain
+            gain_ax.errorbar(
+                k,
+                gain,
+                yerr=[low, high],
+                color=palette[i % 10],
+                linestyle="-" if renorm else "--",
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                label=f"CFG {cfg:g}, {steps} steps" + (", renorm" if renorm else ""),
+            )
+            if i == 0 and "norm_z" in chain:
+                norm_ax.plot(
+                    k,
+                    np.r_[0.0, chain["norm_z"]],
+                    color="black",
+                    linestyle="-" if renorm else "--",
+                    marker="o",
+                    markersize=3,
+                    label="renormalized" if renorm else "paper's chain",
+                )
+    gain_ax.axhline(0.0, color="grey", linewidth=0.8)
+    gain_ax.set(xlabel="re-denoise steps k", ylabel="judge gain over standard noise")
+    gain_ax.legend(fontsize=6)
+    norm_ax.axhspan(-1, 1, color="lightgrey", label="chi: 1 std")
+    norm_ax.set(
+        xlabel="re-denoise steps k",
+        ylabel="(||x'_k|| - chi mean) / chi std",
+        title="noise norm",
+    )
+    norm_ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 

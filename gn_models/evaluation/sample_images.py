@@ -1,4 +1,9 @@
-"""Evaluation images: every method's noise for the same x_T, sampled at each setting."""
+"""Evaluation images: every method's noise for the same x_T, sampled at each setting.
+
+x_T of (prompt, seed index j) comes from ``prompt_seed(prompt, j)``: a different noise for
+every prompt (three shared seeds would make the whole evaluation hinge on three noises), and
+apart from the training data's indices 0..K-1.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ import numpy as np
 import torch
 
 from gn_models.backends.base import DiffusionBackend
+from gn_models.data.collect import prompt_seed
+from gn_models.sampling.re_denoise import re_denoise_chain
 from gn_models.types import Prompt, PromptEmbeds
 from gn_models.utils.images import to_uint8
 
 NoiseFn = Callable[[torch.Tensor, PromptEmbeds], torch.Tensor]
+ORACLE = "re_denoise"  # re-denoise applied once at inference, the paper's (unrenormalized) step
 
 
 @dataclass(frozen=True)
@@ -32,16 +40,20 @@ class EvalSetting:
 @dataclass
 class EvaluationConfig:
     """Which images the evaluation samples: every evaluation prompt x E seeds, for each
-    method, at every CFG scale x DDIM step count."""
+    method, at every CFG scale x DDIM step count; and the chain-oracle rows (re-denoise
+    applied k times at inference, with and without renormalization)."""
 
     seeds_per_prompt: int = 3  # E seeds per evaluation prompt (sizing: docs/evaluation.md)
-    first_seed: int = 1_000_000  # seeds first_seed .. first_seed + E - 1, apart from training
+    first_seed: int = 1_000_000  # seed indices first_seed .. + E - 1, apart from training's
     cfg_scales: list[float] = field(default_factory=lambda: [5.5, 2.0, 1.0])
     step_counts: list[int] = field(default_factory=lambda: [10, 4])  # 4: learned at 10, used at 4
     re_denoise_cfg: float = 5.5  # w_l of the re-denoise oracle (w_w = 1.0)
+    chain_lengths: list[int] = field(default_factory=lambda: [1, 2, 3, 5, 10])  # k of chain rows
+    chain_step_counts: list[int] = field(default_factory=lambda: [10])  # where chain rows run
     batch_size: int = 256
 
     def seeds(self) -> list[int]:
+        """The seed indices j; x_T of (prompt, j) is drawn from ``prompt_seed(prompt, j)``."""
         return list(range(self.first_seed, self.first_seed + self.seeds_per_prompt))
 
     def settings(self) -> list[EvalSetting]:
@@ -49,12 +61,59 @@ class EvaluationConfig:
         return [EvalSetting(c, s) for s, c in itertools.product(self.step_counts, self.cfg_scales)]
 
 
+def chain_method(k: int, renormalize: bool) -> str:
+    """Name of the chain-oracle row: ``re_denoise`` (k = 1, the paper's oracle),
+    ``re_denoise_x3``, ``re_denoise_x3_renorm``."""
+    if k == 1 and not renormalize:
+        return ORACLE
+    return f"{ORACLE}_x{k}" + ("_renorm" if renormalize else "")
+
+
+def parse_chain_method(method: str) -> tuple[int, bool] | None:
+    """(k, renormalized) of a chain-oracle row name, None for other methods."""
+    if method == ORACLE:
+        return 1, False
+    prefix = f"{ORACLE}_x"
+    if not method.startswith(prefix):
+        return None
+    k, _, suffix = method[len(prefix) :].partition("_")
+    return (int(k), suffix == "renorm") if k.isdigit() and suffix in ("", "renorm") else None
+
+
+@dataclass
+class EvaluationInputs:
+    """x_T (N, C, H, W) and prompt embeddings (N rows) of every prompt x seed index, prompt
+    major, with the seed index and the noise seed of each row."""
+
+    x_T: torch.Tensor
+    cond: PromptEmbeds
+    seeds: list[int]
+    noise_seeds: list[int]
+
+
+def evaluation_inputs(
+    backend: DiffusionBackend, prompts: list[Prompt], seeds: list[int]
+) -> EvaluationInputs:
+    """x_T and prompt embeddings of every (prompt, seed index), prompt major."""
+    jobs = [(i, s) for i in range(len(prompts)) for s in seeds]
+    embeds = backend.encode_prompts([p.text for p in prompts])
+    noise_seeds = [prompt_seed(prompts[i].text, s) for i, s in jobs]
+    return EvaluationInputs(
+        backend.initial_noise(noise_seeds),
+        embeds.index([i for i, _ in jobs]),
+        [s for _, s in jobs],
+        noise_seeds,
+    )
+
+
 @dataclass
 class MethodImages:
     """Images (N, c, h, w) uint8 of one method at one setting, N = prompts x seeds in
-    prompt-major order, and the wall seconds spent making the noise and sampling."""
+    prompt-major order, the noise they were sampled from (N, C, H, W) float32, and the wall
+    seconds spent making the noise and sampling."""
 
     images: np.ndarray
+    noise: np.ndarray
     noise_seconds: float
     sampling_seconds: float
 
@@ -64,31 +123,77 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _batches(n: int, size: int) -> list[slice]:
+    return [slice(i, i + size) for i in range(0, n, size)]
+
+
 @torch.no_grad()
-def sample_with_noise(
+def method_noise(
+    backend: DiffusionBackend, noise_fn: NoiseFn, inputs: EvaluationInputs, batch_size: int = 256
+) -> tuple[torch.Tensor, float]:
+    """``noise_fn(x_T, cond)`` for every row, in batches: (N, C, H, W) and wall seconds."""
+    parts, seconds = [], 0.0
+    for rows in _batches(len(inputs.x_T), batch_size):
+        start = time.perf_counter()
+        x_T = inputs.x_T[rows]
+        parts.append(noise_fn(x_T, inputs.cond.index(rows)).to(x_T.dtype))
+        _sync(backend.device)
+        seconds += time.perf_counter() - start
+    return torch.cat(parts), seconds
+
+
+@torch.no_grad()
+def chain_oracle_noise(
     backend: DiffusionBackend,
-    noise_fn: NoiseFn,
-    prompts: list[Prompt],
-    seeds: list[int],
+    inputs: EvaluationInputs,
+    lengths: list[int],
+    renormalize: bool,
+    cfg_denoise: float,
+    num_steps: int,
+    batch_size: int = 256,
+) -> dict[int, tuple[torch.Tensor, float]]:
+    """Re-denoise applied k times at inference for every k of ``lengths``, from one chain of
+    max(lengths) steps (``re_denoise_chain``): k -> (x'_k (N, C, H, W), wall seconds). A
+    state's time is the chain's time x k / max(lengths) (every step costs the same: two UNet
+    evaluations)."""
+    longest = max(lengths)
+    states, seconds = [], 0.0
+    for rows in _batches(len(inputs.x_T), batch_size):
+        start = time.perf_counter()
+        chain = re_denoise_chain(
+            backend,
+            inputs.x_T[rows],
+            inputs.cond.index(rows),
+            longest,
+            cfg_denoise,
+            1.0,
+            num_steps,
+            renormalize,
+        )
+        _sync(backend.device)
+        seconds += time.perf_counter() - start
+        states.append(chain)
+    chain = torch.cat(states)
+    return {k: (chain[:, k], seconds * k / longest) for k in lengths}
+
+
+@torch.no_grad()
+def sample_noise(
+    backend: DiffusionBackend,
+    noise: torch.Tensor,
+    noise_seconds: float,
+    inputs: EvaluationInputs,
     setting: EvalSetting,
     batch_size: int = 256,
 ) -> MethodImages:
-    """Sample every prompt x seed from ``noise_fn(x_T, cond)`` (identity: standard noise).
-
-    x_T comes from the seed, so every method sees the same x_T for a (prompt, seed).
-    """
-    jobs = [(i, s) for i, _ in enumerate(prompts) for s in seeds]
-    embeds = backend.encode_prompts([p.text for p in prompts])
-    images, noise_s, sample_s = [], 0.0, 0.0
-    for start in range(0, len(jobs), batch_size):
-        batch = jobs[start : start + batch_size]
-        cond = embeds.index([i for i, _ in batch])
-        x_T = backend.initial_noise([s for _, s in batch])
-        t0 = time.perf_counter()
-        noise = noise_fn(x_T, cond).to(x_T.dtype)
+    """Sample every row's image from ``noise`` (N, C, H, W) at ``setting``."""
+    images, seconds = [], 0.0
+    for rows in _batches(len(noise), batch_size):
+        start = time.perf_counter()
+        out = backend.generate(
+            noise[rows], inputs.cond.index(rows), setting.cfg_scale, setting.num_steps
+        )
         _sync(backend.device)
-        t1 = time.perf_counter()
-        images.append(to_uint8(backend.generate(noise, cond, setting.cfg_scale, setting.num_steps)))
-        _sync(backend.device)
-        noise_s, sample_s = noise_s + t1 - t0, sample_s + time.perf_counter() - t1
-    return MethodImages(np.concatenate(images), noise_s, sample_s)
+        seconds += time.perf_counter() - start
+        images.append(to_uint8(out))
+    return MethodImages(np.concatenate(images), noise.float().cpu().numpy(), noise_seconds, seconds)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gn_models.golden_noise.checkpoint import load_checkpoint, save_checkpoint
+from gn_models.sampling.gaussian_shell import rescale_to_norm
 from gn_models.types import PromptEmbeds
 
 
@@ -38,8 +39,14 @@ class GoldenNoiseModel(nn.Module):
         config_class: the config dataclass.
         data_fields: config fields that ``from_data`` sets from the training data (latent
             shape, embedding widths, chain length); users set the others.
-        training_defaults: this model's overrides of ``TrainingConfig``'s defaults.
-        one_step: trained on (x_T, x'_1) pairs; sequence models (False) on whole chains.
+        training_defaults: this model's overrides of the defaults of its asset config's
+            parts (``TrainingConfig``, ``OneStepTargets``, ``RolloutSelection``).
+        one_step: trained on (x_T, x'_k) pairs; sequence models (False) on whole chains.
+
+    ``rollout_lengths`` maps a sampling CFG scale (``f"{cfg:g}"``) to the rollout length that
+    ``golden_noise`` uses there (chosen on validation by the filter reward, see
+    ``gn_models.golden_noise.rollout``, and saved with the checkpoint); other scales use
+    ``default_rollout`` (one-step models: 1; sequence models: their chain length n).
     """
 
     kind: ClassVar[str] = ""
@@ -47,6 +54,10 @@ class GoldenNoiseModel(nn.Module):
     data_fields: ClassVar[tuple[str, ...]] = ()
     training_defaults: ClassVar[dict[str, Any]] = {}
     one_step: ClassVar[bool] = True
+
+    def __init__(self):
+        super().__init__()
+        self.rollout_lengths: dict[str, int] = {}
 
     @classmethod
     def from_data(
@@ -71,29 +82,88 @@ class GoldenNoiseModel(nn.Module):
         """Loss on a batch of sequences (B, n+1, C, H, W); one-step models: MSE(f(x_T), x'_1)."""
         return F.mse_loss(self(sequence[:, 0], cond), sequence[:, 1])
 
+    @property
+    def default_rollout(self) -> int:
+        """Rollout length where ``rollout_lengths`` names none: 1 (one-step models)."""
+        return 1
+
+    def rollout(self, x_T: torch.Tensor, cond: PromptEmbeds, length: int) -> torch.Tensor:
+        """The model applied ``length`` times from x_T (B, C, H, W) float32, as re-denoise is
+        chained; sequence models roll their learned transition forward instead."""
+        x = x_T
+        for _ in range(length):
+            x = self(x, cond)
+        return x
+
+    def rollout_length(self, cfg_scale: float | None) -> int:
+        """The rollout length for sampling at ``cfg_scale`` (None: ``default_rollout``)."""
+        if cfg_scale is None:
+            return self.default_rollout
+        return self.rollout_lengths.get(f"{cfg_scale:g}", self.default_rollout)
+
     @torch.no_grad()
-    def golden_noise(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
-        """Golden noise x'_T for x_T of any dtype and device (fp16 SDXL latents included).
+    def golden_noise(
+        self, x_T: torch.Tensor, cond: PromptEmbeds, cfg_scale: float | None = None
+    ) -> torch.Tensor:
+        """Golden noise x'_T for x_T of any dtype and device (fp16 SDXL latents included),
+        for images to be sampled at ``cfg_scale`` (picks the rollout length).
 
         Runs the model on its own device in its own dtype (float32) and returns a tensor of
         x_T's shape (B, C, H, W), dtype and device.
         """
         weight = next(self.parameters())
-        out = self(x_T.to(weight.device, weight.dtype), cond.to(weight.device).float())
+        length = self.rollout_length(cfg_scale)
+        out = self.rollout(
+            x_T.to(weight.device, weight.dtype), cond.to(weight.device).float(), length
+        )
         return out.to(x_T.device, x_T.dtype)
+
+    def on_shell(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``out`` rescaled to the norm of ``x`` per sample when the config asks for it
+        (``renormalize``): golden noise stays on x_T's Gaussian shell."""
+        return rescale_to_norm(out, x) if getattr(self.config, "renormalize", False) else out
 
     def save_config(self) -> dict:
         """The config dataclass as a JSON-ready dict."""
         return asdict(self.config)
 
     def save(self, directory: str | Path, **info) -> None:
-        """Write ``model.safetensors`` + ``config.json`` (kind, config, ``info``)."""
+        """Write ``model.safetensors`` + ``config.json`` (kind, config, rollout lengths,
+        ``info``)."""
+        info = {"rollout_lengths": dict(sorted(self.rollout_lengths.items())), **info}
         save_checkpoint(self, directory, self.save_config(), **info)
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu"):
-        """Rebuild from ``config.json`` and load the weights (errors: see load_checkpoint)."""
-        config, state = load_checkpoint(directory, cls.kind)
-        model = cls(cls.config_class(**config))
+        """Rebuild from ``config.json`` and load the weights and rollout lengths (errors: see
+        load_checkpoint)."""
+        meta, state = load_checkpoint(directory, cls.kind)
+        model = cls(cls.config_class(**meta["config"]))
         model.load_state_dict(state)
+        model.rollout_lengths = dict(meta.get("rollout_lengths", {}))
         return model.to(device).eval()
+
+
+class SequenceNoiseModel(GoldenNoiseModel):
+    """Base class of the sequence models (NoiseTransformer, NoiseGRU): trained on whole chains,
+    they define ``generate_sequence(x_T, cond, num_steps) -> (B, num_steps + 1, C, H, W)``
+    (their learned transition rolled forward) and a config with ``num_steps`` (n)."""
+
+    one_step: ClassVar[bool] = False
+
+    def generate_sequence(
+        self, x_T: torch.Tensor, cond: PromptEmbeds, num_steps: int | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not define generate_sequence.")
+
+    @property
+    def default_rollout(self) -> int:
+        """The chain length n of the training sequences."""
+        return self.config.num_steps
+
+    def rollout(self, x_T: torch.Tensor, cond: PromptEmbeds, length: int) -> torch.Tensor:
+        return self.generate_sequence(x_T, cond, length)[:, -1].to(x_T.dtype)
+
+    def forward(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
+        """x'_n: the learned transition applied n times."""
+        return self.rollout(x_T, cond, self.default_rollout)

@@ -45,7 +45,8 @@ def checkpoint_kind(directory: str | Path) -> str:
 
 
 def load_checkpoint(directory: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Config dict and state dict of a checkpoint of model ``kind``.
+    """The ``config.json`` dict (``config`` and the recorded info) and the state dict of a
+    checkpoint of model ``kind``.
 
     Raises:
         FileNotFoundError: no checkpoint in ``directory``.
@@ -55,4 +56,4 @@ def load_checkpoint(directory: str | Path, kind: str) -> tuple[dict, dict[str, t
     if found != kind:
         raise ValueError(f"{directory} holds a {found!r} model, not {kind!r}.")
     meta = json.loads((Path(directory) / "config.json").read_text())
-    return meta["config"], load_file(Path(directory) / "model.safetensors")
+    return meta, load_file(Path(directory) / "model.safetensors")

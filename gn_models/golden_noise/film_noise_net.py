@@ -24,6 +24,7 @@ class FiLMNoiseNetConfig:
     embed_dim: int = 384  # width of the pooled prompt embedding (MiniLM: 384); set from data
     hidden: int = 64  # conv width
     num_blocks: int = 3  # FiLM residual blocks
+    renormalize: bool = True  # rescale the output to ||x_T|| (golden noise on the shell)
 
 
 class FiLMBlock(nn.Module):
@@ -51,6 +52,9 @@ class FiLMNoiseNet(GoldenNoiseModel):
     kind = "film_noise_net"
     config_class = FiLMNoiseNetConfig
     data_fields = ("channels", "embed_dim")
+    # a later renormalized chain state teaches more than x'_1 (docs/method-and-results.md);
+    # applied up to 3 times, as re-denoise is chained, the rollout picked per CFG scale
+    training_defaults = {"target_state": 3, "rollout_lengths": [1, 2, 3]}
 
     @classmethod
     def from_data(cls, config, latent_shape, embeds, num_redenoise) -> FiLMNoiseNet:
@@ -71,4 +75,4 @@ class FiLMNoiseNet(GoldenNoiseModel):
         h = self.conv_in(x_T)
         for block in self.blocks:
             h = block(h, cond.pooled)
-        return x_T + self.conv_out(nn.functional.silu(h))
+        return self.on_shell(x_T + self.conv_out(nn.functional.silu(h)), x_T)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gn_models.golden_noise.base import GoldenNoiseModel
+from gn_models.golden_noise.base import SequenceNoiseModel
 from gn_models.golden_noise.film_noise_net import FiLMBlock
 from gn_models.types import PromptEmbeds
 
@@ -33,6 +33,7 @@ class NoiseGRUConfig:
     residual: bool = True  # predict x'_k - x'_{k-1} instead of x'_k
     predict_variance: bool = False  # Gaussian output with NLL + KL loss
     kl_weight: float = 1e-3  # weight of KL(N(mu, sigma^2) || N(0, I))
+    renormalize: bool = True  # rescale every mean state to the norm of the one before (||x_T||)
 
 
 def gaussian_kl_to_standard(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,7 @@ def gaussian_nll(target: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor)
     return 0.5 * (logvar + (target - mean).pow(2) * torch.exp(-logvar)).mean()
 
 
-class NoiseGRU(GoldenNoiseModel):
+class NoiseGRU(SequenceNoiseModel):
     """NoiseGRU: FiLM-conditioned CNN encoder + GRU over re-denoise steps (residual and
     optional variance prediction), trained on kept n-step sequences; rolls forward n steps.
 
@@ -57,7 +58,6 @@ class NoiseGRU(GoldenNoiseModel):
     data_fields = ("channels", "embed_dim", "num_steps")
     # each step unrolls the GRU over all n transitions
     training_defaults = {"steps": 400, "batch_size": 32, "learning_rate": 2e-3}
-    one_step = False
 
     @classmethod
     def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NoiseGRU:
@@ -92,7 +92,7 @@ class NoiseGRU(GoldenNoiseModel):
         h = self.gru(features.mean(dim=(2, 3)), h)  # (B, gru_dim)
         out = self.conv_out(F.silu(self.head(features, h)))
         mean, logvar = out.chunk(2, dim=1) if self.config.predict_variance else (out, None)
-        return (x + mean if self.config.residual else mean), logvar, h
+        return self.on_shell(x + mean if self.config.residual else mean, x), logvar, h
 
     def generate_sequence(
         self,
@@ -112,9 +112,6 @@ class NoiseGRU(GoldenNoiseModel):
                 mean = mean + (0.5 * logvar).exp() * noise
             states.append(mean)
         return torch.stack(states, dim=1)
-
-    def forward(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
-        return self.generate_sequence(x_T, cond)[:, -1].to(x_T.dtype)
 
     def training_loss(self, sequence: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
         """Teacher-forced loss over steps 1..n of (B, n+1, C, H, W): MSE, or NLL + KL."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from gn_models.golden_noise.base import GoldenNoiseModel
+from gn_models.golden_noise.base import SequenceNoiseModel
 from gn_models.types import PromptEmbeds
 
 
@@ -29,6 +29,7 @@ class NoiseTransformerConfig:
     heads: int = 4
     num_steps: int = 10  # n: re-denoise steps learned, the rollout length; set from data
     max_steps: int = 32  # size of the step embedding table
+    renormalize: bool = True  # rescale every state to the norm of the one before (||x_T||)
 
 
 def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:
@@ -42,7 +43,7 @@ def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:
     return torch.cat([f(a) for a in angles for f in (torch.sin, torch.cos)], dim=1)
 
 
-class NoiseTransformer(GoldenNoiseModel):
+class NoiseTransformer(SequenceNoiseModel):
     """NoiseTransformer: noise patches as tokens, cross-attention to the prompt; learns the
     re-denoise transition on kept n-step sequences and rolls it forward n steps at inference.
 
@@ -56,7 +57,6 @@ class NoiseTransformer(GoldenNoiseModel):
     config_class = NoiseTransformerConfig
     data_fields = ("channels", "embed_dim", "num_steps")
     training_defaults = {"learning_rate": 5e-4}  # one random transition per sequence per step
-    one_step = False
 
     @classmethod
     def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NoiseTransformer:
@@ -106,7 +106,7 @@ class NoiseTransformer(GoldenNoiseModel):
         hidden = self.layers(hidden, memory, memory_key_padding_mask=cond.attention_mask == 0)
         delta = self.patch_out(self.norm(hidden))  # (B, T, C p p)
         delta = delta.reshape(b, h // p, w // p, c, p, p).permute(0, 3, 1, 4, 2, 5)
-        return x + delta.reshape(b, c, h, w)
+        return self.on_shell(x + delta.reshape(b, c, h, w), x)
 
     def generate_sequence(
         self, x_T: torch.Tensor, cond: PromptEmbeds, num_steps: int | None = None
@@ -116,9 +116,6 @@ class NoiseTransformer(GoldenNoiseModel):
         for step in range(1, (num_steps or self.config.num_steps) + 1):
             states.append(self.transition(states[-1], cond, step))
         return torch.stack(states, dim=1)
-
-    def forward(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
-        return self.generate_sequence(x_T, cond)[:, -1].to(x_T.dtype)
 
     def training_loss(self, sequence: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
         """Teacher-forced transition MSE of (B, n+1, C, H, W) sequences. In training mode one

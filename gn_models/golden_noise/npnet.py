@@ -175,7 +175,8 @@ class NPNet(GoldenNoiseModel):
     kind = "npnet"
     config_class = NPNetConfig
     data_fields = ("channels", "height", "width", "prompt_tokens", "embed_dim")
-    training_defaults = {"learning_rate": 3e-3}
+    # the published recipe: pairs (x_T, x'_1), one step, the best validation MSE
+    training_defaults = {"learning_rate": 3e-3, "reward_every": 0, "rollout_lengths": [1]}
 
     def __init__(self, config: NPNetConfig, pretrained_residual: bool = False):
         """Raises: ValueError for an unknown ``residual``; ImportError / FileNotFoundError as

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,13 @@ from tqdm.auto import tqdm
 
 from gn_models.backends.base import DiffusionBackend
 from gn_models.golden_noise.base import GoldenNoiseModel
+from gn_models.golden_noise.rollout import (
+    RolloutChoice,
+    RolloutSelection,
+    ValidationSet,
+    select_rollout,
+)
+from gn_models.rewards.base import RewardModel
 from gn_models.types import PromptEmbeds
 from gn_models.utils.training import adamw_cosine, make_accelerator
 
@@ -57,6 +65,10 @@ class TrainingLog:
     stopped_early: bool = False
     num_train: int = 0
     num_val: int = 0
+    reward_steps: list[int] = field(default_factory=list)  # checkpoints scored by the filter
+    reward_scores: list[float] = field(default_factory=list)  # their validation filter reward
+    chosen_step: int = 0  # the kept checkpoint (best_step when chosen by MSE)
+    rollout_rewards: dict = field(default_factory=dict)  # cfg -> {length: mean filter reward}
     seconds: float = 0.0
 
     def summary(self) -> dict[str, float | int]:
@@ -68,6 +80,12 @@ class TrainingLog:
             "identity_val_loss": self.identity_val_loss,
             "num_train": self.num_train,
             "num_val": self.num_val,
+            "chosen_step": self.chosen_step or self.best_step,
+            "validation_filter_reward": {
+                str(step): score
+                for step, score in zip(self.reward_steps, self.reward_scores, strict=True)
+            },
+            "rollout_rewards": self.rollout_rewards,
         }
 
 
@@ -79,24 +97,34 @@ def train_golden_model(
     noise: np.ndarray,
     prompts: np.ndarray,
     device: str = "auto",
+    labels: np.ndarray | None = None,
+    reward: RewardModel | None = None,
+    selection: RolloutSelection | None = None,
 ) -> tuple[GoldenNoiseModel, TrainingLog]:
     """Build ``model_class`` for this data (``from_data``) and train it.
 
     Args:
         config: the model's config dataclass (its data fields are set from the data).
         training: optimiser and early-stopping settings.
-        backend: encodes the training prompts (prompt_embeds become float32).
-        noise: (N, n+1, C, H, W) float32 kept sequences ([x_T, x'_1] pairs for one-step
+        backend: encodes the training prompts (prompt_embeds become float32) and, with a
+            ``reward``, samples the validation images.
+        noise: (N, n+1, C, H, W) float32 training sequences ([x_T, target] pairs for one-step
             models).
-        prompts: (N,) str, the prompt of each sequence.
+        prompts: (N,) str, the prompt of each sequence; labels: (N,) int64 (-1: none).
+        reward, selection: the filter reward and how it chooses the rollout length per CFG
+            scale and the checkpoint on the validation split (``gn_models.golden_noise.rollout``);
+            None: the checkpoint with the best validation MSE, default rollout lengths.
 
     Returns:
-        the trained model (eval mode, best validation weights) and the training log.
+        the trained model (eval mode, chosen weights and rollout lengths) and the training log.
     """
     texts, prompt_index = np.unique(prompts, return_inverse=True)  # texts sorted
     embeds = backend.encode_prompts(list(texts)).float()
     torch.manual_seed(training.seed)  # the initialisation
     model = model_class.from_data(config, backend.latent_shape, embeds, noise.shape[1] - 1)
+    select = None
+    if reward is not None and selection is not None and selection.reward_every > 0:
+        select = _rollout_selector(backend, reward, selection, noise, prompts, labels)
     log = train_noise_model(
         model,
         torch.from_numpy(noise),
@@ -104,8 +132,28 @@ def train_golden_model(
         embeds,
         training,
         device=device,
+        select=select,
+        reward_every=selection.reward_every if select else 0,
     )
     return model, log
+
+
+def _rollout_selector(backend, reward, selection, noise, prompts, labels):
+    """select(model, validation indices) -> RolloutChoice on the first ``reward_samples``
+    validation sequences' x_T."""
+    labels = np.full(len(prompts), -1) if labels is None else labels
+
+    def select(model: GoldenNoiseModel, val: torch.Tensor) -> RolloutChoice:
+        rows = val[: selection.reward_samples].numpy()
+        validation = ValidationSet(
+            torch.from_numpy(noise[rows, 0]).to(backend.device, backend.dtype),
+            backend.encode_prompts([str(p) for p in prompts[rows]]),
+            [str(p) for p in prompts[rows]],
+            [None if lab < 0 else int(lab) for lab in labels[rows]],
+        )
+        return select_rollout(model, backend, reward, validation, selection)
+
+    return select
 
 
 def train_noise_model(
@@ -115,6 +163,8 @@ def train_noise_model(
     embeds: PromptEmbeds,
     config: TrainingConfig,
     device: str = "auto",
+    select: Callable[[GoldenNoiseModel, torch.Tensor], RolloutChoice] | None = None,
+    reward_every: int = 0,
 ) -> TrainingLog:
     """Fit ``model`` on sequences (N, n+1, C, H, W) float32 with prompts ``embeds[prompt_index]``
     (prompt_index (N,) int64).
@@ -122,7 +172,12 @@ def train_noise_model(
     ``config.seed`` seeds the split and the batch order (a generator of their own) and torch's
     global generators, which the loss draws from (dropout, NoiseTransformer's transition).
 
-    Returns the log; ``model`` ends in eval mode with its best validation weights.
+    Without ``select`` the weights with the best validation MSE are kept. With it, the
+    weights every ``reward_every`` steps, at the end and at the best validation MSE are
+    candidates: ``select(model, validation indices)`` scores each by the filter reward of its
+    best rollouts, and the best candidate's weights and rollout lengths are kept.
+
+    Returns the log; ``model`` ends in eval mode with the chosen weights.
 
     Raises:
         ValueError: fewer than 2 sequences (no train/validation split possible).
@@ -154,6 +209,7 @@ def train_noise_model(
         num_val=len(val),
         identity_val_loss=F.mse_loss(val_seq[:, :-1], val_seq[:, 1:]).item(),
     )
+    candidates = _Candidates(select, val, log)
     best_state, step, bad_evals = None, 0, 0
     start = time.perf_counter()
     progress = tqdm(total=config.steps, desc=f"train {model.kind}", mininterval=5)
@@ -177,15 +233,45 @@ def train_noise_model(
                     best_state = copy.deepcopy(model.state_dict())
                 else:
                     bad_evals += 1
+            if reward_every and step % reward_every == 0:
+                candidates.score(model, model.state_dict(), step)
             if step == config.steps or bad_evals >= config.patience:
                 break
     progress.close()
     log.stopped_early = bad_evals >= config.patience
+    if select is not None:
+        candidates.score(model, model.state_dict(), step)
+        if best_state is not None:
+            candidates.score(model, best_state, log.best_step)
+        best_state = candidates.best_state
+        model.rollout_lengths = dict(candidates.best.lengths)
     log.seconds = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return log
+
+
+class _Candidates:
+    """Checkpoints scored by the validation filter reward of their best rollouts."""
+
+    def __init__(self, select, val: torch.Tensor, log: TrainingLog):
+        self.select, self.val, self.log = select, val, log
+        self.best: RolloutChoice | None = None
+        self.best_state = None
+
+    def score(self, model: GoldenNoiseModel, state: dict, step: int) -> None:
+        if self.select is None or step in self.log.reward_steps:
+            return
+        current = copy.deepcopy(model.state_dict())
+        model.load_state_dict(state)
+        choice = self.select(model, self.val)
+        model.load_state_dict(current)
+        self.log.reward_steps.append(step)
+        self.log.reward_scores.append(choice.score)
+        if self.best is None or choice.score > self.best.score:
+            self.best, self.best_state = choice, copy.deepcopy(state)
+            self.log.chosen_step, self.log.rollout_rewards = step, choice.rewards
 
 
 class _TrainingLoss(torch.nn.Module):

@@ -7,6 +7,7 @@ import torch
 
 from gn_models.backends.base import DiffusionBackend
 from gn_models.sampling.ddim import ddim_inverse_scheduler, ddim_scheduler
+from gn_models.sampling.gaussian_shell import rescale_to_norm
 from gn_models.types import PromptEmbeds
 
 
@@ -59,19 +60,26 @@ def re_denoise_chain(
     cfg_denoise: float = 5.5,
     cfg_inversion: float = 1.0,
     num_steps: int = 10,
+    renormalize: bool = False,
 ) -> torch.Tensor:
     """Re-denoise applied ``num_redenoise`` (n) times: x_T -> x'_1 -> ... -> x'_n.
+
+    Each step inflates the noise a little (digits: ||x'_10|| ~ 1.7 ||x_T||); with
+    ``renormalize`` every state is rescaled to ||x_T|| before the next step, so the chain
+    stays on the Gaussian shell (``gn_models.sampling.gaussian_shell``).
 
     Args:
         x_T: initial noise (B, C, H, W) on the backend's device and dtype.
         cond: prompt embeddings with B rows.
         num_redenoise, cfg_denoise, cfg_inversion, num_steps: n, w_l, w_w and the DDIM step
             count of every re-denoise step (see ``re_denoise``).
+        renormalize: rescale each state to the norm of x_T (per sample).
 
     Returns:
         (B, n+1, C, H, W) = [x_T, x'_1, ..., x'_n], same dtype as x_T.
     """
     states = [x_T]
     for _ in range(num_redenoise):
-        states.append(re_denoise(backend, states[-1], cond, cfg_denoise, cfg_inversion, num_steps))
+        state = re_denoise(backend, states[-1], cond, cfg_denoise, cfg_inversion, num_steps)
+        states.append(rescale_to_norm(state, x_T) if renormalize else state)
     return torch.stack(states, dim=1)

@@ -14,6 +14,13 @@ from gn_dagster.resources.storage import StorageResource
 from gn_dagster.settings import Settings
 
 TINY_TRAINING = {"steps": 30, "batch_size": 16, "eval_every": 10, "val_fraction": 0.2}
+TINY_ROLLOUT = {
+    "rollout_lengths": [1, 2],
+    "cfg_scales": [5.5, 1.0],
+    "sampling_steps": 4,
+    "reward_every": 20,
+    "reward_samples": 8,
+}
 TINY_OPS = {
     "noise_sequences": {
         "seeds_per_prompt": 3,
@@ -22,13 +29,27 @@ TINY_OPS = {
         "chunk_size": 8,
     },
     "npnet": {**TINY_TRAINING, "svd_dim": 16, "svd_out_hidden": 16, "conv_hidden": 8},
-    "film_noise_net": {**TINY_TRAINING, "hidden": 16, "num_blocks": 1},
-    "noise_transformer": {**TINY_TRAINING, "dim": 16, "depth": 1},
-    "noise_gru": {**TINY_TRAINING, "hidden": 8, "gru_dim": 8, "predict_variance": True},
+    "film_noise_net": {
+        **TINY_TRAINING,
+        **TINY_ROLLOUT,
+        "hidden": 16,
+        "num_blocks": 1,
+        "best_of_chain": True,
+    },
+    "noise_transformer": {**TINY_TRAINING, **TINY_ROLLOUT, "dim": 16, "depth": 1},
+    "noise_gru": {
+        **TINY_TRAINING,
+        **TINY_ROLLOUT,
+        "hidden": 8,
+        "gru_dim": 8,
+        "predict_variance": True,
+    },
     "eval_images": {
         "seeds_per_prompt": 2,
         "cfg_scales": [5.5, 1.0],
         "step_counts": [4],
+        "chain_lengths": [1, 2],
+        "chain_step_counts": [4],
         "preview_columns": 4,
     },
 }

@@ -30,7 +30,8 @@ ASSET_NAMES = [
     "noise_sequences", *MODEL_ASSET_NAMES,
     "eval_images", "scores", "realism", "comparison",
 ]  # fmt: skip
-METHODS = ["re_denoise", *MODEL_ASSET_NAMES]
+CHAIN_ROWS = ["re_denoise_x1_renorm", "re_denoise_x2", "re_denoise_x2_renorm"]  # TINY: k 1, 2
+METHODS = ["re_denoise", *CHAIN_ROWS, *MODEL_ASSET_NAMES]
 SETTINGS = [(5.5, 4), (1.0, 4)]  # the TINY eval settings
 EVAL_PAIRS = NUM_EVAL_PROMPTS * 2  # prompts x seeds
 
@@ -124,6 +125,28 @@ def test_checkpoints_reload_and_change_noise(materialized):
     assert latest(materialized, "noise_gru")["sequence_length"].value == 4  # n = 3
 
 
+def test_rollout_lengths_are_chosen_by_the_filter_and_saved_with_the_checkpoint(materialized):
+    assert load_golden_model(materialized.storage.checkpoint_dir("npnet")).rollout_lengths == {}
+    for name in ("film_noise_net", "noise_transformer", "noise_gru"):  # TINY_ROLLOUT
+        model = load_golden_model(materialized.storage.checkpoint_dir(name))
+        assert set(model.rollout_lengths) == {"5.5", "1"}, name
+        assert set(model.rollout_lengths.values()) <= {1, 2}, name
+        meta = latest(materialized, name)
+        assert meta["rollout_lengths"].value == model.rollout_lengths
+        assert "validation_filter_reward_by_rollout" in meta
+        assert meta["chosen_step"].value in (10, 20, 30)
+
+
+def test_noise_statistics_of_every_method(materialized):
+    directory = Path(materialized.storage.eval_images_dir)
+    stats = pd.read_parquet(directory / "noise_stats.parquet").set_index("method")
+    assert set(stats.index) == {"standard", *METHODS}
+    x_T_norms = stats.loc["standard", "norm_mean"]
+    for name in ["re_denoise_x1_renorm", "re_denoise_x2_renorm", "film_noise_net"]:
+        assert np.allclose(stats.loc[name, "norm_mean"], x_T_norms, rtol=1e-4), name
+    assert (stats["norm_ratio"].loc["standard"] == 1.0).all()
+
+
 def test_eval_images_and_preview(materialized):
     directory = Path(materialized.storage.eval_images_dir)
     index = pd.read_parquet(directory / "index.parquet")
@@ -137,7 +160,7 @@ def test_eval_images_and_preview(materialized):
 def test_score_table(materialized):
     frame = pd.read_parquet(materialized.storage.scores_path)
     assert list(frame.columns) == [
-        "cfg_scale", "num_steps", "method", "prompt", "label", "seed", "path",
+        "cfg_scale", "num_steps", "method", "prompt", "label", "seed", "noise_seed", "path",
         "reward_judge", "correct", "reward_filter", "judge", "filter",
     ]  # fmt: skip
     assert len(frame) == EVAL_PAIRS * len(SETTINGS) * (len(METHODS) + 1)  # + standard noise
@@ -145,7 +168,7 @@ def test_score_table(materialized):
     for column in ("reward_judge", "reward_filter", "correct"):
         assert frame[column].between(0, 1).all()
     assert set(frame["judge"]) == {"digit-cnn cnn-v1"}  # another model class than the filter
-    assert set(frame["filter"]) == {"digit-classifier logreg-v1"}
+    assert set(frame["filter"]) == {"digit-mlp mlp-calibrated-v1"}
 
 
 def test_realism_table(materialized):
@@ -173,8 +196,13 @@ def test_comparison_table(materialized):
     assert (frame.loc[frame["method"] == "npnet", "parameters"] > 0).all()
     metadata = latest(materialized, "comparison")
     assert "judge win vs standard" in metadata["summary"].value
-    assert "extra time" in metadata["summary"].value
-    for plot in ("filter_vs_judge", "judge_gain_distribution"):
+    for column in ("extra time", "judge gain vs oracle", "norm z"):
+        assert column in metadata["summary"].value
+    renorm = frame[frame["method"].str.endswith("_renorm")]
+    assert (
+        renorm["norm_z"] - frame.loc[frame["method"] == "standard", "norm_z"].iloc[0]
+    ).abs().max() < 1e-3
+    for plot in ("filter_vs_judge", "chain_oracles", "judge_gain_distribution"):
         assert "data:image/png;base64," in metadata[plot].value
 
 

@@ -88,7 +88,8 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     auto = LocalAutomation(g.defs, g.instance, TINY)
     now = clock_between_cron_ticks(datetime.datetime.now(datetime.UTC))
     auto.automation_tick(now)
-    broken = {"config": {**TINY_OPS["noise_sequences"], "cfg_denoise": 500.0}}  # x'_n explodes
+    # the paper's chain (no renormalization) at CFG 500: x'_n leaves the Gaussian shell
+    broken = {"config": {**TINY_OPS["noise_sequences"], "cfg_denoise": 500.0, "renormalize": False}}
     job = g.defs.resolve_job_def("collect_noise_sequences")
     result = job.execute_in_process(
         run_config=RunConfig(ops={"noise_sequences": broken}),
@@ -99,7 +100,7 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
         "x_T_standard_normal": True,
-        "golden_noise_norm_in_band": False,
+        "golden_noise_on_shell": False,
         "kept_fraction_above_floor": True,
     }
     assert set(stale_assets(g.defs, g.instance)) == set(MODEL_ASSET_NAMES)

@@ -48,8 +48,12 @@ def test_profiles_from_the_environment(monkeypatch):
     monkeypatch.setenv("GN_PROFILE", "digits")
     digits = profile_resources(Settings.from_env())
     assert [digits[k].kind for k in ("diffusion", "filter_reward", "judge_reward")] == [
-        "digits", "digit_classifier", "digit_cnn",
+        "digits", "digit_mlp", "digit_cnn",
     ]  # fmt: skip
+    monkeypatch.setenv("GN_FILTER_REWARD", "digit_classifier")  # the linear filter
+    assert profile_resources(Settings.from_env())["filter_reward"].kind == "digit_classifier"
+    monkeypatch.setenv("GN_FILTER_REWARD", "digit_mlp")
+    assert build_definitions().resources["filter_reward"].kind == "digit_mlp"
 
 
 def test_bad_settings_name_the_variable(monkeypatch):
@@ -61,6 +65,12 @@ def test_bad_settings_name_the_variable(monkeypatch):
     with pytest.raises(ValueError, match=r"GN_JUDGE_REWARD='clipscore'.*'pickscore', 'hpsv2'"):
         build_definitions()
     monkeypatch.setenv("GN_PROFILE", "digits")
+    monkeypatch.setenv("GN_FILTER_REWARD", "hpsv2")
+    with pytest.raises(
+        ValueError, match=r"GN_FILTER_REWARD='hpsv2'.*digits.*'digit_mlp', 'digit_classifier'"
+    ):
+        build_definitions()
+    monkeypatch.delenv("GN_FILTER_REWARD")
     monkeypatch.setenv("GN_NUM_SHARDS", "120")
     with pytest.raises(ValueError, match="GN_NUM_SHARDS=120"):
         build_definitions()

@@ -28,7 +28,7 @@ from gn_dagster.resources.models import DiffusionResource, RewardResource
 from gn_dagster.settings import Settings
 from gn_models.backends import diffusers_backend
 from gn_models.data.noise_sequence_store import open_shard, read_shard
-from gn_models.data.training_data import load_training_sequences
+from gn_models.data.training_data import OneStepTargets, load_training_sequences
 from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
 from gn_models.rewards import hpsv2
 from gn_models.utils import fsio
@@ -195,7 +195,7 @@ def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
     group.attrs["reward"] = "HPSv2 v2.0"
     try:
         with pytest.raises(ValueError, match="different rewards"):
-            load_training_sequences(store, keys, one_step=True)
+            load_training_sequences(store, keys, OneStepTargets())
     finally:
         group.attrs["reward"] = "HPSv2 v2.1"
 

@@ -16,7 +16,11 @@ from gn_models.evaluation.comparison import (
     extra_time,
 )
 from gn_models.evaluation.paired_scores import pair_with
-from gn_models.evaluation.plots import filter_vs_judge_figure, gain_distribution_figure
+from gn_models.evaluation.plots import (
+    chain_figure,
+    filter_vs_judge_figure,
+    gain_distribution_figure,
+)
 from gn_models.utils.fsio import localize
 from gn_models.utils.tables import write_parquet
 
@@ -32,7 +36,8 @@ class ComparisonConfig(Config):
 
 
 def read_comparison_inputs(storage: StorageResource):
-    """scores, realism, parameters (method -> count) and timings from storage."""
+    """scores, realism, parameters (method -> count), timings and noise statistics from
+    storage."""
     images = localize(storage.eval_images_dir)
     index = pd.read_parquet(images / "index.parquet", columns=["method", "parameters"])
     return (
@@ -40,13 +45,14 @@ def read_comparison_inputs(storage: StorageResource):
         pd.read_parquet(storage.realism_path),
         index.drop_duplicates("method"),
         pd.read_parquet(images / "timings.parquet"),
+        pd.read_parquet(images / "noise_stats.parquet"),
     )
 
 
 @asset(
     group_name=GROUP,
     deps=[AssetDep("scores"), AssetDep("realism"), AssetDep("eval_images")],
-    code_version="2",
+    code_version="3",
     automation_condition=on_data_change(),
     description=(
         "One row per method and sampling setting: the judge's mean reward, accuracy (top-1 = "
@@ -54,13 +60,20 @@ def read_comparison_inputs(storage: StorageResource):
         "and against the re-denoise oracle on the same (prompt, seed): judge win rate (ties "
         "count half) with wins / ties / losses, judge gain, accuracy gain, filter win rate and "
         "the hacking gap (filter win - judge win), each with a 95% cluster-bootstrap interval "
-        "over prompts. Plots: filter vs judge, judge gain distributions."
+        "over prompts; the noise's norm (norm z: standard deviations of the chi distribution "
+        "off the Gaussian shell). Plots: filter vs judge, judge gain and noise norm of the "
+        "chain oracles against k, judge gain distributions."
     ),
 )
 def comparison(config: ComparisonConfig, storage: StorageResource) -> MaterializeResult:
-    scores, realism, parameters, timings = read_comparison_inputs(storage)
+    scores, realism, parameters, timings, noise_stats = read_comparison_inputs(storage)
     frame = build_comparison(
-        scores, realism, parameters, config.bootstrap_replicates, config.bootstrap_seed
+        scores,
+        realism,
+        parameters,
+        config.bootstrap_replicates,
+        config.bootstrap_seed,
+        noise_stats,
     )
     version = write_parquet(frame, storage.comparison_path)
     return MaterializeResult(
@@ -72,6 +85,11 @@ def comparison(config: ComparisonConfig, storage: StorageResource) -> Materializ
                 filter_vs_judge_figure(frame),
                 "filter vs judge",
                 storage.url("scores", "filter_vs_judge.png"),
+            ),
+            "chain_oracles": figure_markdown(
+                chain_figure(frame),
+                "re-denoise applied k times",
+                storage.url("scores", "chain_oracles.png"),
             ),
             "judge_gain_distribution": figure_markdown(
                 gain_distribution_figure(pair_with(scores, STANDARD)),

@@ -8,6 +8,7 @@ description come from the model class, so a new model needs no code here.
 
 import inspect
 
+import pandas as pd
 import torch
 from accelerate import PartialState
 from dagster import (
@@ -26,14 +27,15 @@ from dagster import (
 
 from gn_dagster.automation import on_cron_if_changed
 from gn_dagster.config import config_class, to_dataclass
-from gn_dagster.metadata import line_plot
+from gn_dagster.metadata import line_plot, table
 from gn_dagster.partitions import registered_shards
-from gn_dagster.resources.models import ComputeResource, DiffusionResource
+from gn_dagster.resources.models import ComputeResource, DiffusionResource, RewardResource
 from gn_dagster.resources.storage import StorageResource
 from gn_dagster.settings import current_settings
-from gn_models.data.training_data import load_training_sequences
+from gn_models.data.training_data import OneStepTargets, load_training_sequences
 from gn_models.golden_noise.base import GoldenNoiseModel
 from gn_models.golden_noise.registry import MODEL_CLASSES
+from gn_models.golden_noise.rollout import RolloutSelection
 from gn_models.golden_noise.training import TrainingConfig, TrainingLog, train_golden_model
 from gn_models.utils.digest import digest_tree
 from gn_models.utils.fsio import staged_write
@@ -43,13 +45,19 @@ GROUP = "golden_noise_models"
 
 def asset_config_class(cls: type[GoldenNoiseModel]) -> type[Config]:
     """The Dagster run config of ``cls``'s asset (see the module docstring)."""
+    targets = (OneStepTargets,) if cls.one_step else ()
     return config_class(
         f"{cls.__name__}AssetConfig",
         cls.config_class,
         TrainingConfig,
+        *targets,
+        RolloutSelection,
         defaults=cls.training_defaults,
         exclude=cls.data_fields,
-        doc=f"{cls.config_class.__name__} (architecture) and TrainingConfig (optimiser).",
+        doc=f"{cls.config_class.__name__} (architecture), TrainingConfig (optimiser), "
+        + ("OneStepTargets (the chain state learned), " if cls.one_step else "")
+        + "RolloutSelection (rollout length per CFG scale and checkpoint, chosen on validation "
+        "by the filter reward).",
     )
 
 
@@ -58,6 +66,7 @@ def train_checkpoint(
     config: Config,
     storage: StorageResource,
     diffusion: DiffusionResource,
+    filter_reward: RewardResource,
     device: str,
     shard_keys: list[str],
 ) -> MaterializeResult:
@@ -69,7 +78,8 @@ def train_checkpoint(
     Under ``accelerate launch`` (several processes, one GPU each) every process trains its
     share of each batch (DDP) and only the main process writes the checkpoint.
     """
-    data = load_training_sequences(storage.noise_sequence_store, shard_keys, cls.one_step)
+    targets = to_dataclass(OneStepTargets, config) if cls.one_step else None
+    data = load_training_sequences(storage.noise_sequence_store, shard_keys, targets)
     backend = diffusion.load(storage.base_model_dir, device)
     model, log = train_golden_model(
         cls,
@@ -79,6 +89,9 @@ def train_checkpoint(
         data["noise"],
         data["prompt"],
         device=device,
+        labels=data["label"],
+        reward=filter_reward.load(storage.reward_dir("filter"), device),
+        selection=to_dataclass(RolloutSelection, config),
     )
     directory, version = storage.checkpoint_dir(cls.kind), None
     if PartialState().is_main_process:
@@ -97,11 +110,14 @@ def train_checkpoint(
             "sequence_length": int(data["noise"].shape[1]),
             "best_val_loss": log.best_val_loss,
             "best_step": log.best_step,
+            "chosen_step": log.chosen_step or log.best_step,
+            "rollout_lengths": MetadataValue.json(model.rollout_lengths),
             "stopped_early": log.stopped_early,
             "identity_val_loss": log.identity_val_loss,
             "train_seconds": round(log.seconds, 1),
             "torch_threads": torch.get_num_threads(),
             "loss_curve": loss_plot(log, cls.kind),
+            **rollout_metadata(log),
         },
     )
 
@@ -119,6 +135,15 @@ def loss_plot(log: TrainingLog, name: str) -> MetadataValue:
     )
 
 
+def rollout_metadata(log: TrainingLog) -> dict:
+    """The validation filter reward of every rollout length per CFG scale of the kept
+    checkpoint (empty when the checkpoint was chosen by MSE)."""
+    if not log.rollout_rewards:
+        return {}
+    frame = pd.DataFrame(log.rollout_rewards).rename_axis("rollout_length").reset_index()
+    return {"validation_filter_reward_by_rollout": table(frame.round(5))}
+
+
 def model_asset(cls: type[GoldenNoiseModel], train_cron: str, timezone: str) -> AssetsDefinition:
     """The trained-checkpoint asset of ``cls`` (depends on every shard)."""
     asset_config = asset_config_class(cls)
@@ -129,8 +154,9 @@ def model_asset(cls: type[GoldenNoiseModel], train_cron: str, timezone: str) -> 
         deps=[
             AssetDep("noise_sequences", partition_mapping=AllPartitionMapping()),
             AssetDep("base_model"),
+            AssetDep("filter_reward_model"),
         ],
-        code_version="4",
+        code_version="5",
         pool="gpu",
         automation_condition=on_cron_if_changed(train_cron, timezone),
         description=inspect.getdoc(cls)
@@ -142,10 +168,13 @@ def model_asset(cls: type[GoldenNoiseModel], train_cron: str, timezone: str) -> 
         config: asset_config,
         storage: StorageResource,
         diffusion: DiffusionResource,
+        filter_reward: RewardResource,
         compute: ComputeResource,
     ) -> MaterializeResult:
         shards = registered_shards(context.instance)
-        return train_checkpoint(cls, config, storage, diffusion, compute.device, shards)
+        return train_checkpoint(
+            cls, config, storage, diffusion, filter_reward, compute.device, shards
+        )
 
     return _model
 

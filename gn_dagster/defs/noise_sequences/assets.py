@@ -22,6 +22,7 @@ from gn_dagster.resources.storage import StorageResource
 from gn_models.data.collect import CollectionConfig, collect_noise_sequences
 from gn_models.data.noise_sequence_store import CHUNK_SIZE, write_shard
 from gn_models.data.noise_sequences import NoiseSequences, kept_at
+from gn_models.sampling.gaussian_shell import noise_statistics, sample_norms
 from gn_models.utils.digest import digest_arrays
 from gn_models.utils.images import image_grid, markdown_image
 
@@ -37,7 +38,8 @@ NoiseSequencesConfig = config_class(
 
 
 def sequence_metadata(data, sampling: CollectionConfig) -> dict:
-    """Counts, keep fractions and mean rewards per rewarded state, for the UI."""
+    """Counts, keep fractions, mean rewards per rewarded state, and how Gaussian the chain
+    stays (mean ||x'_k|| / ||x_T|| per state k; x'_n's norm and entry statistics), for the UI."""
     meta = {
         "count": len(data),
         "kept": int(data.kept.sum()),
@@ -49,10 +51,17 @@ def sequence_metadata(data, sampling: CollectionConfig) -> dict:
         f"mean_reward_state_{k}": float(data.reward[:, k].mean()) for k in sampling.reward_steps()
     }
     x_T, last = data.noise[:, 0], data.noise[:, -1]
+    norms = sample_norms(data.noise.reshape(-1, *data.noise.shape[2:])).reshape(len(data), -1)
     return meta | {
         "x_T_mean": float(x_T.mean()),
         "x_T_std": float(x_T.std()),
         "mean_abs_x_n_minus_x_T": float(np.abs(last - x_T).mean()),
+        "norm_ratio_by_state": MetadataValue.json(
+            [round(float(r), 4) for r in (norms / norms[:, :1]).mean(axis=0)]
+        ),
+        "x_n_statistics": MetadataValue.json(
+            {k: round(v, 4) for k, v in noise_statistics(last, x_T).items()}
+        ),
         "shape_noise": str(data.noise.shape),
     }
 
@@ -70,13 +79,14 @@ def preview(data: NoiseSequences) -> MetadataValue:
     group_name="noise_sequences",
     partitions_def=prompt_shards,
     deps=[AssetDep("prompts"), AssetDep("base_model"), AssetDep("filter_reward_model")],
-    code_version="3",
+    code_version="4",
     pool="gpu",
     automation_condition=on_data_change(),
     description=(
         "Noise sequences of one shard (the paper's noise prompt dataset): for each prompt and K "
         "seeds, the re-denoise chain x_T -> x'_1 -> ... -> x'_n (DDIM step at CFG w_l, DDIM "
-        "inversion at w_w), the filter rewards of images sampled from x_T, x'_1 and x'_n "
+        "inversion at w_w; every state rescaled to ||x_T|| unless renormalize is off), the "
+        "filter rewards of images sampled from x_T, x'_n and the configured reward_states "
         "(every state when configured), images from x_T and x'_n, and `kept` = "
         "reward(x'_n) > reward(x_T) + m. One group per shard in a chunked, compressed Zarr v3 "
         "store; a shard appears only once complete. Data version = digest of the shard's "

@@ -1,5 +1,5 @@
-"""Blocking checks of each noise-sequence shard: a shard with broken x_T, golden noise out of
-band or a filter that keeps almost nothing would train the models on bad data."""
+"""Blocking checks of each noise-sequence shard: a shard with broken x_T, golden noise off the
+shell or a filter that keeps almost nothing would train the models on bad data."""
 
 import numpy as np
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
@@ -9,9 +9,9 @@ from gn_dagster.partitions import prompt_shards
 from gn_dagster.resources.storage import StorageResource
 from gn_models.data.noise_sequence_store import open_shard, read_states
 from gn_models.evaluation.quality import (
-    NORM_BAND,
+    NORM_Z,
     kept_fraction_above,
-    norm_ratio_in_band,
+    norm_on_shell,
     standard_normal,
 )
 
@@ -33,9 +33,9 @@ def _shard_spec(name: str, description: str) -> AssetCheckSpec:
             "x_T of the shard is finite with mean ~0 and std ~1 (within 6 standard errors).",
         ),
         _shard_spec(
-            "golden_noise_norm_in_band",
-            f"x'_n is finite and each sample's norm (all but 2%) is within "
-            f"{NORM_BAND[0]}-{NORM_BAND[1]} times its x_T's.",
+            "golden_noise_on_shell",
+            f"x'_n is finite and stays on x_T's Gaussian shell: each sample's norm (all but "
+            f"2%) is within {NORM_Z:g} chi standard deviations (~0.71) of its x_T's.",
         ),
         _shard_spec(
             "kept_fraction_above_floor",
@@ -49,5 +49,5 @@ def noise_sequences_checks(context: AssetCheckExecutionContext, storage: Storage
     group = open_shard(store, shard)
     kept = group["kept"][...] if group.attrs["count"] else np.zeros(0, dtype=bool)
     yield check_result(standard_normal(states[:, 0]), "x_T_standard_normal")
-    yield check_result(norm_ratio_in_band(states[:, -1], states[:, 0]), "golden_noise_norm_in_band")
+    yield check_result(norm_on_shell(states[:, -1], states[:, 0]), "golden_noise_on_shell")
     yield check_result(kept_fraction_above(np.asarray(kept)), "kept_fraction_above_floor")

@@ -3,7 +3,7 @@ import pandas as pd
 
 from gn_models.evaluation.quality import (
     kept_fraction_above,
-    norm_ratio_in_band,
+    norm_on_shell,
     score_table_complete,
     standard_normal,
 )
@@ -23,16 +23,26 @@ def test_standard_normal_accepts_gaussian_noise_and_rejects_the_rest():
     assert standard_normal(np.zeros((0, 1, 8, 8))).passed  # an empty shard
 
 
-def test_norm_band_per_sample():
-    x = rng.standard_normal((4, 4, 16, 16))
-    assert norm_ratio_in_band(0.9 * x + 0.1 * rng.standard_normal(x.shape), x).passed
+def test_norm_on_shell_allows_the_chi_spread_and_fails_an_inflated_chain():
+    x = rng.standard_normal((200, 1, 8, 8))
+    fresh = rng.standard_normal(x.shape)  # another Gaussian sample: on the shell
+    assert norm_on_shell(fresh, x).passed
+    assert norm_on_shell(0.9 * x + 0.1 * fresh, x).passed
+    assert not norm_on_shell(1.76 * x, x).passed  # the paper's 10-step digits chain: ~8 std
+    assert not norm_on_shell(0.5 * x, x).passed  # collapsed
     far = x.copy()
-    far[2] *= 5.0
-    verdict = norm_ratio_in_band(far, x)
-    assert not verdict.passed and verdict.metrics["outside_band"] == 1
-    assert norm_ratio_in_band(far, x, max_outside=0.25).passed  # one outlier in four
-    assert not norm_ratio_in_band(x[:, :2], x).passed  # wrong shape
-    assert not norm_ratio_in_band(np.full_like(x, np.inf), x).passed
+    far[:5] *= 2.0  # 5 of 200 off the shell: over the 2% allowed
+    verdict = norm_on_shell(far, x)
+    assert not verdict.passed and verdict.metrics["off_shell"] == 5
+    assert norm_on_shell(far, x, max_outside=0.03).passed
+    assert not norm_on_shell(x[:, :, :4], x).passed  # wrong shape
+    assert not norm_on_shell(np.full_like(x, np.inf), x).passed
+
+
+def test_norm_on_shell_tolerance_is_the_same_for_any_dimension():
+    big = rng.standard_normal((50, 4, 64, 64))  # 16384 dimensions: the chi std is still ~0.71
+    assert norm_on_shell(rng.standard_normal(big.shape), big).passed
+    assert not norm_on_shell(1.05 * big, big).passed  # +5% is +6 on a norm of 128
 
 
 def test_kept_fraction_fails_only_when_confidently_below_the_floor():

@@ -29,7 +29,8 @@ def toy_data(n=64):
 
 def train(**config):
     sequences, index, embeds = toy_data()
-    model = FiLMNoiseNet(FiLMNoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
+    config_ = FiLMNoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1, renormalize=False)
+    model = FiLMNoiseNet(config_)
     config = TrainingConfig(batch_size=16, **config)
     return model, train_noise_model(model, sequences, index, embeds, config, device="cpu")
 
