@@ -1,8 +1,9 @@
 """Profiles: a choice of diffusion backend, filter reward and judge reward.
 
-- ``digits`` (default): the small digits UNet this graph trains; the filter is a calibrated
-  digit MLP that more ink cannot fool (``GN_FILTER_REWARD=digit_classifier``: the linear
-  classifier), the judge a digit CNN trained on other digits (CPU, minutes).
+- ``digits`` (default): the small digits UNet this graph trains; the filter is a linear digit
+  classifier (``GN_FILTER_REWARD=digit_mlp``: a calibrated MLP that more ink cannot fool, but
+  that also rejects the bolder strokes the judge prefers; docs/method-and-results.md), the
+  judge a digit CNN trained on other digits (CPU, minutes).
 - ``sdxl``: a pretrained diffusers pipeline (SDXL and its family, SD 1.5/2.1), HPSv2 as the
   filter and PickScore as the judge (``GN_JUDGE_REWARD=hpsv2``: HPSv2), from local files or
   the Hugging Face cache.
@@ -20,7 +21,7 @@ from dagster import ConfigurableResource
 from gn_dagster.resources.models import DiffusionResource, RewardResource
 from gn_dagster.settings import Settings
 
-DIGITS_FILTERS = ("digit_mlp", "digit_classifier")  # GN_FILTER_REWARD; the first is the default
+DIGITS_FILTERS = ("digit_classifier", "digit_mlp")  # GN_FILTER_REWARD; the first is the default
 
 
 def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:

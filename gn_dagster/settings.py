@@ -13,8 +13,9 @@ scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
 - ``GN_TRAIN_CRON`` [0 3 * * *], ``GN_CRON_TIMEZONE`` [UTC]: when retraining may run.
 - ``GN_OBSERVE_CRON`` [0 * * * *]: when the prompt sources are re-observed.
 - ``GN_SENSOR_INTERVAL`` [30]: seconds between prompt-sensor ticks.
-- digits filter reward: ``GN_FILTER_REWARD`` [digit_mlp]: ``digit_mlp`` (a calibrated MLP that
-  has learnt that more ink is no better digit) or ``digit_classifier`` (the linear classifier).
+- digits filter reward: ``GN_FILTER_REWARD`` [digit_classifier]: ``digit_classifier`` (the
+  linear classifier) or ``digit_mlp`` (a calibrated MLP that has learnt that more ink is no
+  better digit).
 - sdxl profile: ``GN_SDXL_MODEL``, ``GN_SDXL_VARIANT``, ``GN_SDXL_SAMPLER``,
   ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward, HPSv2).
 - sdxl judge reward: ``GN_JUDGE_REWARD`` [pickscore]: ``pickscore`` or ``hpsv2``.

@@ -31,9 +31,9 @@ class CollectionConfig:
     cfg_sample: float = 5.5  # CFG scale of the sampling run that makes the judged images
     num_steps: int = 10  # DDIM steps, for re-denoise's t and for sampling
     margin: float = 0.0  # m: keep when reward(x'_n) > reward(x_T) + m
-    num_redenoise: int = 10  # n: re-denoise steps per sequence (1: plain pairs)
+    num_redenoise: int = 5  # n: re-denoise steps per sequence (1: plain pairs)
     renormalize: bool = True  # rescale every chain state to ||x_T|| (False: the paper's chain)
-    reward_states: list[int] = field(default_factory=lambda: [1, 3])  # besides x_T and x'_n
+    reward_states: list[int] = field(default_factory=lambda: [1])  # besides x_T and x'_n
     reward_every_step: bool = False  # reward every state (overrides reward_states)
     batch_size: int = 256  # sequences per batch (sampling batches: that x rewarded states)
 
@@ -76,8 +76,8 @@ def collect_noise_sequences(
     Args:
         prompts: the prompts (texts and optional labels).
         reward: the filter reward.
-        config: seeds, re-denoise and sampling settings (None: the paper's settings, K = 3,
-            n = 10).
+        config: seeds, re-denoise and sampling settings (None: the defaults, K = 3, n = 5,
+            renormalized).
 
     Raises:
         ValueError: empty prompt list, K < 1 or n < 1.

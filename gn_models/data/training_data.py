@@ -20,11 +20,15 @@ class OneStepTargets:
     ``target_state`` k: pairs (x_T, x'_k), kept when the filter prefers x'_k,
     reward(x'_k) > reward(x_T) + m (k = 1: the paper's pairs). ``best_of_chain``: every
     sequence gives one pair (x_T, the rewarded state with the best filter reward), the target
-    being x_T itself when no state beats it by m.
+    being x_T itself when no state beats it by m. ``transitions``: every transition
+    (x'_{k-1}, x'_k), k = 1..n, of the sequences the filter keeps (reward(x'_n) > reward(x_T)
+    + m): re-denoise is one map applied n times, so n pairs per sequence teach it, and the
+    model applied L times stands for re-denoise applied L times.
     """
 
     target_state: int = 1  # k of the pairs (x_T, x'_k); 1 is NPNet's x'_1
     best_of_chain: bool = False  # target the best rewarded state instead (x_T if none wins)
+    transitions: bool = False  # learn the re-denoise map from every transition of kept chains
 
 
 def one_step_pairs(
@@ -37,13 +41,17 @@ def one_step_pairs(
             was not rewarded; margin: m of the keep rule.
 
     Returns:
-        pairs (M, 2, C, H, W) = [x_T, target] and the (M,) indices of their sequences.
+        pairs (M, 2, C, H, W) = [input, target] and the (M,) indices of their sequences.
 
     Raises:
         ValueError: ``target_state`` outside 1..n or a state that was not rewarded (the
             message names the collection setting that rewards it).
     """
     n = noise.shape[1] - 1
+    if targets.transitions:
+        rows = np.flatnonzero(kept_at(reward, n, margin))
+        pairs = np.stack([noise[rows, :-1], noise[rows, 1:]], axis=2)  # (M, n, 2, C, H, W)
+        return pairs.reshape(-1, *pairs.shape[2:]), np.repeat(rows, n)
     if targets.best_of_chain:
         gain = np.where(np.isnan(reward), -np.inf, reward) - reward[:, :1]
         best = np.where(gain.max(axis=1) > margin, gain.argmax(axis=1), 0)

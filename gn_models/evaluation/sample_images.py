@@ -50,6 +50,7 @@ class EvaluationConfig:
     re_denoise_cfg: float = 5.5  # w_l of the re-denoise oracle (w_w = 1.0)
     chain_lengths: list[int] = field(default_factory=lambda: [1, 2, 3, 5, 10])  # k of chain rows
     chain_step_counts: list[int] = field(default_factory=lambda: [10])  # where chain rows run
+    chain_cfg_scales: list[float] = field(default_factory=lambda: [1.0])  # and at which CFG
     batch_size: int = 256
 
     def seeds(self) -> list[int]:

@@ -56,7 +56,8 @@ class NoiseTransformer(SequenceNoiseModel):
     kind = "noise_transformer"
     config_class = NoiseTransformerConfig
     data_fields = ("channels", "embed_dim", "num_steps")
-    training_defaults = {"learning_rate": 5e-4}  # one random transition per sequence per step
+    # one random transition per sequence per step
+    training_defaults = {"learning_rate": 5e-4, "steps": 1000}
 
     @classmethod
     def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NoiseTransformer:

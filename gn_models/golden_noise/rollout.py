@@ -29,7 +29,7 @@ class RolloutSelection:
     cfg_scales: list[float] = field(default_factory=lambda: [5.5, 2.0, 1.0])  # a length per scale
     sampling_steps: int = 10  # DDIM steps of the validation images
     reward_every: int = 500  # optimiser steps between validation-reward checkpoints; 0: off
-    reward_samples: int = 48  # validation sequences whose x_T are rolled out
+    reward_samples: int = 32  # validation sequences whose x_T are rolled out
 
 
 @dataclass

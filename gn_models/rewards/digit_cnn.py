@@ -1,11 +1,11 @@
 """Digit-CNN reward: the digits profile's judge, a small convolutional classifier.
 
-It is of another model class than the filter (a linear classifier on pixels, which pays for
-ink) and trained on other images: the ``judge_train`` split, which neither the base model nor
-the filter saw (``gn_models.data.digits.load_digit_splits``). Its penultimate activations are
-the feature space of the realism measure (a Frechet distance, as FID uses Inception's pool
-features), with real digits that neither the base model nor the judge trained on as the
-reference set.
+It is of another model class than the filters (the linear classifier, ``digit_classifier``,
+which pays for ink, or the MLP, ``digit_mlp``) and trained on other images: the
+``judge_train`` split, which neither the base model nor the filters saw
+(``gn_models.data.digits.load_digit_splits``). Its penultimate activations are the feature
+space of the realism measure (a Frechet distance, as FID uses Inception's pool features),
+with real digits that neither the base model nor the judge trained on as the reference set.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ TINY_OPS = {
         "step_counts": [4],
         "chain_lengths": [1, 2],
         "chain_step_counts": [4],
+        "chain_cfg_scales": [5.5, 1.0],
         "preview_columns": 4,
     },
 }

@@ -168,7 +168,7 @@ def test_score_table(materialized):
     for column in ("reward_judge", "reward_filter", "correct"):
         assert frame[column].between(0, 1).all()
     assert set(frame["judge"]) == {"digit-cnn cnn-v1"}  # another model class than the filter
-    assert set(frame["filter"]) == {"digit-mlp mlp-calibrated-v1"}
+    assert set(frame["filter"]) == {"digit-classifier logreg-v1"}
 
 
 def test_realism_table(materialized):

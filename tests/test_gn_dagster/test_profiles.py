@@ -48,11 +48,10 @@ def test_profiles_from_the_environment(monkeypatch):
     monkeypatch.setenv("GN_PROFILE", "digits")
     digits = profile_resources(Settings.from_env())
     assert [digits[k].kind for k in ("diffusion", "filter_reward", "judge_reward")] == [
-        "digits", "digit_mlp", "digit_cnn",
+        "digits", "digit_classifier", "digit_cnn",
     ]  # fmt: skip
-    monkeypatch.setenv("GN_FILTER_REWARD", "digit_classifier")  # the linear filter
-    assert profile_resources(Settings.from_env())["filter_reward"].kind == "digit_classifier"
-    monkeypatch.setenv("GN_FILTER_REWARD", "digit_mlp")
+    monkeypatch.setenv("GN_FILTER_REWARD", "digit_mlp")  # the harder filter
+    assert profile_resources(Settings.from_env())["filter_reward"].kind == "digit_mlp"
     assert build_definitions().resources["filter_reward"].kind == "digit_mlp"
 
 
@@ -67,7 +66,7 @@ def test_bad_settings_name_the_variable(monkeypatch):
     monkeypatch.setenv("GN_PROFILE", "digits")
     monkeypatch.setenv("GN_FILTER_REWARD", "hpsv2")
     with pytest.raises(
-        ValueError, match=r"GN_FILTER_REWARD='hpsv2'.*digits.*'digit_mlp', 'digit_classifier'"
+        ValueError, match=r"GN_FILTER_REWARD='hpsv2'.*digits.*'digit_classifier', 'digit_mlp'"
     ):
         build_definitions()
     monkeypatch.delenv("GN_FILTER_REWARD")

@@ -80,6 +80,7 @@ def setting_noise(config, backend, inputs, models: dict, setting: EvalSetting, c
     def oracle(x, c):
         return re_denoise(backend, x, c, config.re_denoise_cfg, 1.0, setting.num_steps)
 
+    chain = chain if setting.cfg_scale in config.chain_cfg_scales else {}
     noise = {"standard": (inputs.x_T, 0.0, 0)}
     if "re_denoise" in config.methods and "re_denoise" not in chain:
         noise["re_denoise"] = (*method_noise(backend, oracle, inputs, batch), 0)
@@ -92,9 +93,14 @@ def setting_noise(config, backend, inputs, models: dict, setting: EvalSetting, c
 
 
 def chain_rows(config, backend, inputs, num_steps: int) -> dict:
-    """The chain-oracle rows at ``num_steps`` (none where ``chain_step_counts`` leaves it
-    out): method name -> (x'_k, seconds), without and with renormalization."""
-    if num_steps not in config.chain_step_counts or not config.chain_lengths:
+    """The chain-oracle rows at ``num_steps`` (none where ``chain_step_counts`` or
+    ``chain_cfg_scales`` leave it out): method name -> (x'_k, seconds), without and with
+    renormalization."""
+    if (
+        num_steps not in config.chain_step_counts
+        or not config.chain_lengths
+        or not set(config.chain_cfg_scales) & set(config.cfg_scales)
+    ):
         return {}
     rows = {}
     for renormalize in (False, True):

@@ -73,13 +73,15 @@ filter_reward_model = reward_asset(
     "filter",
     "filter_reward",
     "The filter reward (`filter_reward` resource): re-denoise samples are kept when it prefers "
-    "their images. digits: logistic regression on digits the base model never saw, reward = "
-    "probability of the prompted digit (held-out accuracy in metadata); sdxl: HPSv2.",
+    "their images. digits: a calibrated MLP with an 'over-inked' class (GN_FILTER_REWARD="
+    "digit_mlp, the default) or logistic regression (digit_classifier), on digits the base "
+    "model never saw, reward = probability of the prompted digit (held-out accuracy in "
+    "metadata); sdxl: HPSv2.",
 )
 judge_reward_model = reward_asset(
     "judge",
     "judge_reward",
     "The judge reward (`judge_reward` resource): scores the evaluation images. It may differ "
     "from the filter, so that a gain is judged by a reward the models never trained on. digits: "
-    "the same classifier as the filter for now; sdxl: HPSv2 (GN_JUDGE_HPSV2_* to change it).",
+    "a digit CNN trained on other digits; sdxl: PickScore (GN_JUDGE_REWARD=hpsv2: HPSv2).",
 )

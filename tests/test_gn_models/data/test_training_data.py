@@ -73,3 +73,14 @@ def test_loaded_pairs_carry_prompts_and_labels(tmp_path):
     np.testing.assert_array_equal(loaded["label"], data.label[keep])
     np.testing.assert_array_equal(loaded["prompt"], data.prompt[keep].astype(str))
     np.testing.assert_array_equal(loaded["noise"], data.noise[keep][:, :2])
+
+
+def test_transitions_are_every_step_of_the_kept_chains():
+    noise, reward = _chains()  # kept by reward(x'_3) > reward(x_T): row 0 only
+    pairs, rows = one_step_pairs(noise, reward, 0.0, OneStepTargets(transitions=True))
+    np.testing.assert_array_equal(rows, [0, 0, 0])
+    np.testing.assert_array_equal(pairs.reshape(3, 2), [[0, 1], [1, 2], [2, 3]])
+    reward[1, 3] = 0.8  # row 1 kept too
+    pairs, rows = one_step_pairs(noise, reward, 0.0, OneStepTargets(transitions=True))
+    np.testing.assert_array_equal(rows, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(pairs[3:].reshape(3, 2), [[4, 5], [5, 6], [6, 7]])
