@@ -51,7 +51,7 @@ def build_digits_unet(
 class DigitsBackendConfig:
     """Settings of the digits base model: how the pipeline trains it."""
 
-    steps: int = 350  # optimiser steps
+    steps: int = 280  # optimiser steps
     batch_size: int = 128
     learning_rate: float = 2e-3
     prompt_dropout: float = 0.1  # probability of training on the empty prompt (for CFG)

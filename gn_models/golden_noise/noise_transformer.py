@@ -57,7 +57,7 @@ class NoiseTransformer(SequenceNoiseModel):
     config_class = NoiseTransformerConfig
     data_fields = ("channels", "embed_dim", "num_steps")
     # one random transition per sequence per step
-    training_defaults = {"learning_rate": 5e-4, "steps": 1000}
+    training_defaults = {"learning_rate": 5e-4, "steps": 800}
 
     @classmethod
     def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NoiseTransformer:
