@@ -158,7 +158,7 @@ def test_pipeline_is_loaded_once_per_run(sdxl_graph):
     ops = {k: v for k, v in TINY_SDXL.ops.items() if k in job.graph.node_dict}
     result = job.execute_in_process(run_config=RunConfig(ops=ops), instance=instance)
     steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
-    checks = {f"{m}_checkpoint_reloads_with_finite_output" for m in MODEL_ASSET_NAMES}
+    checks = {f"{m}_checkpoint_checks" for m in MODEL_ASSET_NAMES}
     assets = {*MODEL_ASSET_NAMES, "eval_images", "scores", "realism", "comparison"}
     assert steps == assets | checks | {"scores_score_table_complete"}
     assert all(e.passed for e in result.get_asset_check_evaluations())
@@ -203,7 +203,9 @@ def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
 def test_train_cli_writes_the_checkpoint_and_reports_it(sdxl_graph, capsys):
     defs, instance, _ = sdxl_graph
     before = latest(instance, "film_noise_net")["parameters"].value
-    config = json.dumps({"steps": 5, "batch_size": 4, "eval_every": 5, "hidden": 8})
+    config = json.dumps(
+        {"steps": 5, "batch_size": 4, "eval_every": 5, "hidden": 8, "target_state": 1}
+    )
     assert train_cli.main(["film_noise_net", "--config", config], defs, instance) == 0
     meta = latest(instance, "film_noise_net")
     assert meta["parameters"].value < before  # hidden 8 instead of the TINY config's 16

@@ -73,9 +73,9 @@ filter_reward_model = reward_asset(
     "filter",
     "filter_reward",
     "The filter reward (`filter_reward` resource): re-denoise samples are kept when it prefers "
-    "their images. digits: a calibrated MLP with an 'over-inked' class (GN_FILTER_REWARD="
-    "digit_mlp, the default) or logistic regression (digit_classifier), on digits the base "
-    "model never saw, reward = probability of the prompted digit (held-out accuracy in "
+    "their images. digits: logistic regression (digit_classifier, the default) or a calibrated "
+    "MLP with an 'over-inked' class (GN_FILTER_REWARD=digit_mlp), on digits the base model "
+    "never saw, reward = probability of the prompted digit (held-out accuracy in "
     "metadata); sdxl: HPSv2.",
 )
 judge_reward_model = reward_asset(
