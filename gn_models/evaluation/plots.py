@@ -62,16 +62,19 @@ def filter_vs_judge_figure(comparison: pd.DataFrame) -> Figure:
             xlabel="win rate by the filter",
             ylabel="win rate by the judge",
         )
-    handles = {h.get_label(): h for h in axes[0][0].get_legend_handles_labels()[0]}
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]}
+    columns = min(len(handles), 4)
+    legend_rows = -(-len(handles) // columns)
+    fig.set_figheight(4 + 0.25 * legend_rows)
     fig.legend(
         handles.values(),
         handles.keys(),
         loc="lower center",
-        ncol=len(handles),
+        ncol=columns,
         fontsize="small",
         frameon=False,
     )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 * legend_rows, 1, 1))
     return fig
 
 
@@ -89,6 +92,8 @@ def chain_figure(comparison: pd.DataFrame) -> Figure:
     frame = comparison[parsed.notna()].assign(
         k=[p[0] for p in parsed.dropna()], renorm=[p[1] for p in parsed.dropna()]
     )
+    with_chain = frame[(frame["k"] > 1) | frame["renorm"]][SETTING].drop_duplicates()
+    frame = frame.merge(with_chain, on=SETTING)  # settings where only the oracle ran: skipped
     fig, (gain_ax, norm_ax) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=80)
     palette = plt.get_cmap("tab10").colors
     groups = list(frame.groupby(["num_steps", "cfg_scale"], sort=False))
