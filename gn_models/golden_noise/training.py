@@ -140,18 +140,22 @@ def train_golden_model(
 
 def _rollout_selector(backend, reward, selection, noise, prompts, labels):
     """select(model, validation indices) -> RolloutChoice on the first ``reward_samples``
-    validation sequences' x_T."""
+    validation sequences' first states (x_T; x'_{k-1} for ``transitions`` pairs), encoded once
+    (the validation split is the same for every candidate)."""
     labels = np.full(len(prompts), -1) if labels is None else labels
+    built: dict[str, ValidationSet] = {}
 
     def select(model: GoldenNoiseModel, val: torch.Tensor) -> RolloutChoice:
-        rows = val[: selection.reward_samples].numpy()
-        validation = ValidationSet(
-            torch.from_numpy(noise[rows, 0]).to(backend.device, backend.dtype),
-            backend.encode_prompts([str(p) for p in prompts[rows]]),
-            [str(p) for p in prompts[rows]],
-            [None if lab < 0 else int(lab) for lab in labels[rows]],
-        )
-        return select_rollout(model, backend, reward, validation, selection)
+        if not built:
+            rows = val[: selection.reward_samples].numpy()
+            texts = [str(p) for p in prompts[rows]]
+            built["set"] = ValidationSet(
+                torch.from_numpy(noise[rows, 0]).to(backend.device, backend.dtype),
+                backend.encode_prompts(texts),
+                texts,
+                [None if lab < 0 else int(lab) for lab in labels[rows]],
+            )
+        return select_rollout(model, backend, reward, built["set"], selection)
 
     return select
 
