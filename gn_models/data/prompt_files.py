@@ -37,8 +37,9 @@ def read_prompt_file(path: str | Path, allow_empty: bool = False) -> list[Prompt
 
     Raises:
         PromptFileError: the file is missing, is not valid UTF-8 (the message gives the line
-            and byte offset), has a non-integer label, or holds no prompt at all (unless
-            ``allow_empty``).
+            and byte offset), is a CSV the csv module cannot parse (the line is named) or
+            whose header has a label but no prompt column (the columns found are named), has
+            a non-integer label, or holds no prompt at all (unless ``allow_empty``).
     """
     path = Path(path)
     if path.is_dir():
@@ -80,12 +81,37 @@ def _parse_txt(text: str) -> list[tuple[str, int | None]]:
     return [(line, None) for line in text.splitlines()]
 
 
+def _csv_records(text: str, path: Path) -> list[list[str]]:
+    """The non-blank rows of a CSV text.
+
+    Raises:
+        PromptFileError: the csv module cannot parse a line (e.g. a lone carriage return inside
+            an unquoted field, left by editing a CRLF file); the message names the line.
+    """
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return [r for r in reader if any(cell.strip() for cell in r)]
+    except csv.Error as err:
+        raise PromptFileError(
+            f"Prompt file {path}, line {reader.line_num} cannot be read as CSV ({err}). A lone "
+            "carriage return (\\r) inside a line usually comes from editing a Windows (CRLF) "
+            "file: convert its line endings (for example `dos2unix`) or quote the field; "
+            "nothing was read from it."
+        ) from err
+
+
 def _parse_csv(text: str, path: Path) -> list[tuple[str, int | None]]:
-    records = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    records = _csv_records(text, path)
     if not records:
         return []
     header = [normalise_prompt(cell).lower() for cell in records[0]]
     prompt_col = next((header.index(c) for c in PROMPT_COLUMNS if c in header), None)
+    if prompt_col is None and LABEL_COLUMN in header:
+        raise PromptFileError(
+            f"Prompt file {path}: the header row names the columns {records[0]} but none of "
+            f"the prompt columns {list(PROMPT_COLUMNS)} (any case). Rename the prompt column, "
+            "or drop the header row for a headerless file (prompt, [label])."
+        )
     if prompt_col is None:  # headerless: prompt, [label]
         prompt_col, label_col, body = 0, (1 if len(header) > 1 else None), records
     else:
