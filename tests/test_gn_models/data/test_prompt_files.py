@@ -301,7 +301,8 @@ def test_a_header_without_a_prompt_column_names_the_columns_found(tmp_path):
 def test_a_lone_carriage_return_names_the_file_and_line(tmp_path):
     path = tmp_path / "edited.csv"
     path.write_bytes(b"prompt,label\na cat,1\na dog\r in the park,2\n")
-    with pytest.raises(PromptFileError, match=r"edited\.csv, line 3 cannot be read as CSV.*carriage return"):
+    error = r"edited\.csv, line 3 cannot be read as CSV.*carriage return"
+    with pytest.raises(PromptFileError, match=error):
         read_prompt_file(path)
     path.write_bytes(b"prompt,label\r\na cat,1\r\n")  # a whole CRLF file still reads
     assert [p.text for p in read_prompt_file(path)] == ["a cat"]
