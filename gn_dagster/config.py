@@ -2,7 +2,10 @@
 
 A dataclass in ``gn_models`` is the one source of a setting's name, type and default; the
 Dagster ``Config`` class that the UI's launchpad shows is generated from it, and turned back
-into the dataclass by keyword (never by position).
+into the dataclass by keyword (never by position). The dataclasses check their values
+(``__post_init__``), and the generated class builds them when Dagster builds the run config,
+so a bad value (zero steps, a NaN guidance scale) fails at the start of the step, before any
+data is read, with the dataclass's message naming the field and the value.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, TypeVar
 
 import pydantic
 from dagster import Config
+from pydantic import model_validator
 
 T = TypeVar("T")
 
@@ -26,7 +30,8 @@ def config_class(
     extra: dict[str, tuple[type, Any]] | None = None,
     doc: str = "",
 ) -> type[Config]:
-    """A Dagster ``Config`` class with the fields of the dataclasses ``parts`` (in order).
+    """A Dagster ``Config`` class with the fields of the dataclasses ``parts`` (in order);
+    building it builds each part, so the parts' own checks run on the configured values.
 
     Args:
         name: class name (shown in the UI's config schema).
@@ -36,7 +41,9 @@ def config_class(
         doc: the class docstring (the UI shows it as the config's description).
 
     Raises:
-        ValueError: two parts define the same field, or ``defaults`` names no field.
+        ValueError: two parts define the same field, or ``defaults`` names no field. (An
+            instance with a value that a part refuses raises pydantic's ValidationError,
+            holding the part's message.)
     """
     defaults, exclude = dict(defaults or {}), set(exclude)
     fields: dict[str, tuple[Any, Any]] = {}
@@ -54,7 +61,25 @@ def config_class(
         raise ValueError(f"{name}: defaults for unknown fields {unknown}.")
     for key, value in defaults.items():
         fields[key] = (fields[key][0], value)
-    return pydantic.create_model(name, __base__=Config, __doc__=doc or None, **fields)
+    return pydantic.create_model(
+        name,
+        __base__=Config,
+        __doc__=doc or None,
+        __validators__={"check_parts": _parts_validator(parts)},
+        **fields,
+    )
+
+
+def _parts_validator(parts: tuple[type, ...]):
+    """A pydantic validator that builds every dataclass of ``parts`` from the config's values
+    (their ``__post_init__`` checks run; a ValueError becomes a ValidationError)."""
+
+    def check_parts(config):
+        for part in parts:
+            to_dataclass(part, config)
+        return config
+
+    return model_validator(mode="after")(check_parts)
 
 
 def to_dataclass(cls: type[T], config: Any) -> T:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 import time
 
-import pandas as pd
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, RunConfig
 
 from gn_dagster.definitions import build_definitions
 from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
 from gn_models.evaluation.comparison import comparison_markdown, extra_time, is_chain_row
-from gn_models.utils.fsio import join
+from gn_models.utils.tables import read_parquet
+from gn_models.utils.versions import current
 
 
 def materialize_all(
@@ -86,8 +86,8 @@ def main() -> int:
     materialize_all(defs, instance)
     storage = defs.resources["storage"]
     print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s.")
-    frame = pd.read_parquet(storage.comparison_path)
-    times = extra_time(pd.read_parquet(join(storage.eval_images_dir, "timings.parquet")))
+    frame = read_parquet(storage.comparison_path)
+    times = extra_time(read_parquet(current(storage.eval_images_dir, "timings.parquet")))
     chain = frame["method"].map(is_chain_row)
     print(f"Comparison ({storage.comparison_path}); judge first, then filter:\n")
     print(comparison_markdown(frame[~chain], times))

@@ -94,3 +94,22 @@ def check_result(
         description=verdict.description,
         metadata={"verdict": verdict.description, **verdict.metrics},
     )
+
+
+def truncation_metadata(backend, prompts: list, log) -> dict:
+    """How many prompts the text encoder truncates (longer than its context), logged as a
+    warning with examples; metadata ``truncated_prompts`` (count) and, when any,
+    ``truncated_prompt_tokens`` (the first ten, prompt -> token count)."""
+    truncated = backend.truncated_prompts([p.text for p in prompts])
+    if not truncated:
+        return {"truncated_prompts": 0}
+    context = backend.prompt_tokenizer[1]
+    examples = {text[:100]: count for text, count in list(truncated.items())[:10]}
+    log.warning(
+        f"{len(truncated)} of {len(prompts)} prompts are longer than the text encoder's context "
+        f"({context} tokens); only their first {context} tokens are used. Examples: {examples}"
+    )
+    return {
+        "truncated_prompts": len(truncated),
+        "truncated_prompt_tokens": MetadataValue.json(examples),
+    }

@@ -18,10 +18,22 @@ from collections.abc import Callable
 
 from dagster import ConfigurableResource
 
-from gn_dagster.resources.models import DiffusionResource, RewardResource
-from gn_dagster.settings import Settings
+from gn_dagster.resources.models import (
+    DiffusionResource,
+    RegisteredModelResource,
+    RewardResource,
+)
+from gn_dagster.settings import PROFILE_VARIABLES, Settings
+from gn_models.utils.validation import ConfigValueError
 
 DIGITS_FILTERS = ("digit_classifier", "digit_mlp")  # GN_FILTER_REWARD; the first is the default
+SDXL_FILTERS = ("hpsv2",)
+SDXL_JUDGES = ("pickscore", "hpsv2")  # GN_JUDGE_REWARD; the first is the default
+# the sdxl profile's settings: field of the model's config -> option (PROFILE_VARIABLES)
+SDXL_DIFFUSION = {"model": "sdxl_model", "variant": "sdxl_variant", "sampler": "sdxl_sampler"}
+HPSV2 = {"version": "hpsv2_version", "checkpoint": "hpsv2_checkpoint"}
+JUDGE_HPSV2 = {"version": "judge_hpsv2_version", "checkpoint": "judge_hpsv2_checkpoint"}
+PICKSCORE = {"model": "pickscore_model", "processor": "pickscore_processor"}
 
 
 def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
@@ -30,52 +42,35 @@ def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
     Raises:
         ValueError: GN_FILTER_REWARD is not one of ``DIGITS_FILTERS``.
     """
-    kind = settings.profile_options.get("filter_reward", DIGITS_FILTERS[0])
-    if kind not in DIGITS_FILTERS:
-        raise ValueError(
-            f"GN_FILTER_REWARD={kind!r} is not a filter reward of the digits profile; use one "
-            f"of {list(DIGITS_FILTERS)}."
-        )
+    options = settings.profile_options
     return {
         "diffusion": DiffusionResource(kind="digits"),
-        "filter_reward": RewardResource(kind=kind),
+        "filter_reward": RewardResource(
+            kind=_choose(options, "filter_reward", DIGITS_FILTERS, "digits")
+        ),
         "judge_reward": RewardResource(kind="digit_cnn"),
     }
 
 
 def sdxl_profile(settings: Settings) -> dict[str, ConfigurableResource]:
-    options = settings.profile_options
-    diffusion = _pick(options, model="sdxl_model", variant="sdxl_variant", sampler="sdxl_sampler")
-    reward = _pick(options, version="hpsv2_version", checkpoint="hpsv2_checkpoint")
-    return {
-        "diffusion": DiffusionResource(kind="diffusers", settings=diffusion),
-        "filter_reward": RewardResource(kind="hpsv2", settings=reward),
-        "judge_reward": _sdxl_judge(options, reward),
-    }
-
-
-SDXL_JUDGES = ("pickscore", "hpsv2")  # GN_JUDGE_REWARD; the first is the default
-
-
-def _sdxl_judge(options: dict[str, str], filter_settings: dict[str, str]) -> RewardResource:
-    """The sdxl judge named by GN_JUDGE_REWARD: PickScore by default, a preference model
-    other than the filter; HPSv2 takes the filter's settings unless GN_JUDGE_HPSV2_* are set.
+    """A diffusers pipeline (GN_SDXL_*), HPSv2 as the filter (GN_HPSV2_*) and the judge named
+    by GN_JUDGE_REWARD: PickScore by default, a preference model other than the filter; an
+    HPSv2 judge takes the filter's settings unless GN_JUDGE_HPSV2_* are set.
 
     Raises:
-        ValueError: GN_JUDGE_REWARD is not one of ``SDXL_JUDGES``.
+        ValueError: an unknown GN_FILTER_REWARD or GN_JUDGE_REWARD, or a setting the model's
+            config refuses (an unknown GN_SDXL_SAMPLER or GN_HPSV2_VERSION); the message
+            names the variable.
     """
-    kind = options.get("judge_reward", SDXL_JUDGES[0])
-    if kind == "pickscore":
-        settings = _pick(options, model="pickscore_model", processor="pickscore_processor")
-    elif kind == "hpsv2":
-        judge = _pick(options, version="judge_hpsv2_version", checkpoint="judge_hpsv2_checkpoint")
-        settings = {**filter_settings, **judge}
-    else:
-        raise ValueError(
-            f"GN_JUDGE_REWARD={kind!r} is not a judge reward of the sdxl profile; use one of "
-            f"{list(SDXL_JUDGES)}."
-        )
-    return RewardResource(kind=kind, settings=settings)
+    options = settings.profile_options
+    _choose(options, "filter_reward", SDXL_FILTERS, "sdxl")
+    judge = _choose(options, "judge_reward", SDXL_JUDGES, "sdxl")
+    judge_sources = [PICKSCORE] if judge == "pickscore" else [HPSV2, JUDGE_HPSV2]
+    return {
+        "diffusion": _resource(DiffusionResource, "diffusers", options, SDXL_DIFFUSION),
+        "filter_reward": _resource(RewardResource, "hpsv2", options, HPSV2),
+        "judge_reward": _resource(RewardResource, judge, options, *judge_sources),
+    }
 
 
 PROFILES: dict[str, Callable[[Settings], dict[str, ConfigurableResource]]] = {
@@ -88,7 +83,8 @@ def profile_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     """The model resources of ``settings.profile``.
 
     Raises:
-        ValueError: an unknown profile (the message lists them).
+        ValueError: an unknown profile (the message lists them), or a bad profile setting
+            (the message names its variable).
     """
     if settings.profile not in PROFILES:
         raise ValueError(
@@ -97,6 +93,42 @@ def profile_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     return PROFILES[settings.profile](settings)
 
 
-def _pick(options: dict[str, str], **fields: str) -> dict[str, str]:
-    """{field: options[option]} for the options that are set."""
-    return {field: options[option] for field, option in fields.items() if option in options}
+def _choose(options: dict[str, str], option: str, choices: tuple[str, ...], profile: str) -> str:
+    """The kind that ``option`` names (default: the first of ``choices``).
+
+    Raises:
+        ValueError: a kind outside ``choices`` (the message names the variable and them).
+    """
+    kind = options.get(option, choices[0])
+    if kind not in choices:
+        what = option.replace("_", " ")
+        raise ValueError(
+            f"{PROFILE_VARIABLES[option]}={kind!r} is not a {what} of the {profile} profile; "
+            f"use one of {list(choices)}."
+        )
+    return kind
+
+
+def _resource(
+    cls: type[RegisteredModelResource], kind: str, options: dict[str, str], *sources: dict
+) -> RegisteredModelResource:
+    """``cls(kind=kind)`` with the settings that ``sources`` (config field -> option) name,
+    a later source's option winning where set; its config is built now.
+
+    Raises:
+        ValueError: a setting the config refuses; the message names the variable behind it.
+    """
+    chosen = {}  # field -> the option that sets it
+    for source in sources:
+        chosen |= {field: option for field, option in source.items() if option in options}
+    resource = cls(kind=kind, settings={field: options[o] for field, o in chosen.items()})
+    try:
+        resource.config()
+    except ConfigValueError as error:
+        if error.field not in chosen:
+            raise
+        raise ValueError(
+            f"{PROFILE_VARIABLES[chosen[error.field]]}={error.value!r} is invalid (the "
+            f"{error.field} of the {kind} model): {error.fix}."
+        ) from None
+    return resource

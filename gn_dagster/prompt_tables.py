@@ -3,6 +3,7 @@
 import pandas as pd
 
 from gn_models.types import Prompt
+from gn_models.utils.tables import read_parquet
 
 
 def prompts_frame(prompts: list[Prompt]) -> pd.DataFrame:
@@ -17,7 +18,7 @@ def prompts_frame(prompts: list[Prompt]) -> pd.DataFrame:
 
 def read_prompts_frame(path) -> list[Prompt]:
     """Inverse of ``prompts_frame`` from a parquet file."""
-    frame = pd.read_parquet(path)
+    frame = read_parquet(path)
     return [
         Prompt(str(t), None if pd.isna(lab) else int(lab))
         for t, lab in zip(frame["prompt"], frame["label"], strict=False)

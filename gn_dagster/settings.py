@@ -17,20 +17,27 @@ scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
   linear classifier) or ``digit_mlp`` (a calibrated MLP that has learnt that more ink is no
   better digit).
 - sdxl profile: ``GN_SDXL_MODEL``, ``GN_SDXL_VARIANT``, ``GN_SDXL_SAMPLER``,
-  ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward, HPSv2).
+  ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward, HPSv2; ``GN_FILTER_REWARD``
+  may only name ``hpsv2`` here).
 - sdxl judge reward: ``GN_JUDGE_REWARD`` [pickscore]: ``pickscore`` or ``hpsv2``.
   PickScore: ``GN_PICKSCORE_MODEL`` [yuvalkirstain/PickScore_v1], ``GN_PICKSCORE_PROCESSOR``
   [laion/CLIP-ViT-H-14-laion2B-s32B-b79K] (HF repo ids in the cache, or local folders).
   HPSv2: ``GN_JUDGE_HPSV2_VERSION``, ``GN_JUDGE_HPSV2_CHECKPOINT`` (default: the filter's).
+
+A bad value fails when the definitions load, with a message naming the variable, the value
+and what to set instead (``Settings.__post_init__``, ``gn_dagster.profiles``).
 """
 
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+
+from dagster._utils.schedules import is_valid_cron_string
 
 from gn_models.data.shards import hash_shard_keys
 
@@ -57,17 +64,30 @@ class Settings:
     profile_options: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        """Check the values, so that a bad one fails when the definitions load, not in a run.
+
+        Raises:
+            ValueError: the message names the variable, its value and what to set instead:
+                GN_NUM_SHARDS outside 1..99, GN_SENSOR_INTERVAL below 1, a GN_DEVICE torch
+                cannot parse, an unknown GN_CRON_TIMEZONE, or a cron string that is not one.
+                (GN_PROFILE, GN_EXECUTOR and the reward names are checked where they are
+                used: ``gn_dagster.profiles``, ``gn_dagster.executors``.)
+        """
         try:
-            hash_shard_keys(self.num_shards)  # fail when the definitions load, not in a run
+            hash_shard_keys(self.num_shards)
         except ValueError as error:
             raise ValueError(f"GN_NUM_SHARDS={self.num_shards}: {error}") from None
+        for name, (test, fix) in _CHECKS.items():
+            value = getattr(self, name)
+            if not test(value):
+                raise ValueError(f"{_VARIABLES[name]}={value!r} is invalid: {fix}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``environ`` (default ``os.environ``); unset variables keep defaults.
 
         Raises:
-            ValueError: a number that does not parse, or GN_NUM_SHARDS outside 1..99.
+            ValueError: a number that does not parse, or a bad value (see ``__post_init__``).
         """
         env = os.environ if environ is None else environ
         values = {name: env[var] for name, var in _VARIABLES.items() if env.get(var)}
@@ -103,6 +123,34 @@ PROFILE_VARIABLES = {
     "filter_reward": "GN_FILTER_REWARD",
     "pickscore_model": "GN_PICKSCORE_MODEL",
     "pickscore_processor": "GN_PICKSCORE_PROCESSOR",
+}
+
+
+def _is_device(device: str) -> bool:
+    import torch  # only here: reading settings does not need torch otherwise
+
+    try:
+        torch.device("cpu" if device == "auto" else device)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def _is_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+_CRON_FIX = "set a cron schedule of five fields, such as '0 3 * * *'"
+_CHECKS = {  # field -> (test, what to set instead); GN_NUM_SHARDS has its own message
+    "sensor_interval": (lambda seconds: seconds >= 1, "set a number of seconds >= 1"),
+    "device": (_is_device, "set auto, cpu, cuda or cuda:N (a torch device)"),
+    "cron_timezone": (_is_timezone, "set an IANA time zone such as UTC or Europe/Paris"),
+    "train_cron": (is_valid_cron_string, _CRON_FIX),
+    "observe_cron": (is_valid_cron_string, _CRON_FIX),
 }
 
 

@@ -28,3 +28,22 @@ def tiny_hpsv2_checkpoint(tmp_path_factory):
     from helpers.tiny_pipelines import build_tiny_hpsv2
 
     return build_tiny_hpsv2(tmp_path_factory.mktemp("tiny_hpsv2"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on loopback for the whole session (helpers/object_store.py)."""
+    from helpers.object_store import moto_s3
+
+    with moto_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def store_root(request, tmp_path):
+    """A fresh storage root on each kind of filesystem: local disk, memory, S3 (moto)."""
+    from helpers.object_store import fresh_root
+
+    if request.param == "s3":
+        request.getfixturevalue("s3_endpoint")
+    return fresh_root(request.param, tmp_path)

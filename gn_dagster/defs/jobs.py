@@ -1,5 +1,5 @@
 """Jobs a user runs: prepare the models, observe the prompt sources, collect noise sequences
-per shard, retrain and evaluate."""
+per shard, verify stored shards, retrain and evaluate."""
 
 from dagster import AssetSelection, Definitions, define_asset_job, definitions
 
@@ -33,6 +33,15 @@ def defs() -> Definitions:
         "re-denoise sampling on them. The prompt sensor launches it for each changed shard; "
         "launch a backfill over the stale shards from the UI.",
     )
+    verify = define_asset_job(
+        "verify_noise_sequences",
+        selection=AssetSelection.checks_for_assets("noise_sequences"),
+        description="Run the checks of one stored shard without recomputing it: its arrays are "
+        "read back and their digest compared with the data version recorded at "
+        "materialization (finds corrupted or truncated chunk files), then the data checks. "
+        "Launch it with the tag dagster/partition=<shard> (a checks-only job takes its "
+        "partition from the tag), or execute the checks from the asset's Checks tab.",
+    )
     train_and_evaluate = define_asset_job(
         "train_and_evaluate",
         selection=AssetSelection.assets(
@@ -41,4 +50,4 @@ def defs() -> Definitions:
         description="Retrain and evaluate: train every golden-noise model on all shards; "
         "generate, score and compare evaluation images.",
     )
-    return Definitions(jobs=[prepare_models, observe, collect, train_and_evaluate])
+    return Definitions(jobs=[prepare_models, observe, collect, verify, train_and_evaluate])

@@ -10,7 +10,6 @@ threads that every run uses (``resources.compute.config.threads``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource, InitResourceContext
@@ -24,7 +23,7 @@ from gn_models.rewards.registry import reward_class
 from gn_models.types import PreparedModel
 from gn_models.utils.device import machine_threads, resolve_device, set_cpu_threads
 from gn_models.utils.digest import digest_tree
-from gn_models.utils.fsio import localize, staged_write
+from gn_models.utils.versions import localize, staged_folder
 
 
 class ComputeResource(ConfigurableResource):
@@ -75,10 +74,9 @@ class RegisteredModelResource(ConfigurableResource):
     def prepare(self, url: str, device: str) -> tuple[PreparedModel, str]:
         """Prepare the model into the folder at ``url`` (staged, then published whole);
         returns what it reported and the folder's digest."""
-        with staged_write(url) as tmp:
-            Path(tmp).mkdir(parents=True)
-            prepared = self.model_class().prepare(self.config(), Path(tmp), device)
-            return prepared, digest_tree(tmp)
+        with staged_folder(url) as stage:
+            prepared = self.model_class().prepare(self.config(), stage.path, device)
+            return prepared, digest_tree(stage.path)
 
     def load(self, url: str, device: str):
         """The model prepared at ``url``, configured as this resource says."""

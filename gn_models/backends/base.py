@@ -77,6 +77,22 @@ class DiffusionBackend(ABC):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents (B, C, H, W) -> images (B, channels, height, width) float32 in [0, 1]."""
 
+    @property
+    def prompt_tokenizer(self) -> tuple[Any, int] | None:
+        """(Hugging Face tokenizer, context length in tokens) of the text encoder, or None when
+        the backend has none; ``encode_prompts`` truncates longer prompts to the context."""
+        return None
+
+    def truncated_prompts(self, prompts: list[str]) -> dict[str, int]:
+        """The prompts longer than the text encoder's context, with their token counts
+        (special tokens included); ``encode_prompts`` keeps only their first tokens. Empty
+        when the backend has no tokenizer."""
+        if self.prompt_tokenizer is None:
+            return {}
+        tokenizer, context = self.prompt_tokenizer
+        ids = tokenizer(list(prompts), truncation=False, verbose=False)["input_ids"]
+        return {p: len(i) for p, i in zip(prompts, ids, strict=True) if len(i) > context}
+
     def unconditional(self, batch_size: int) -> PromptEmbeds:
         """Embeddings of the empty prompt, repeated to ``batch_size`` rows (cached)."""
         if getattr(self, "_uncond", None) is None:

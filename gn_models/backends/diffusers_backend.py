@@ -36,6 +36,7 @@ from gn_models.backends.base import DiffusionBackend
 from gn_models.types import PreparedModel, PromptEmbeds
 from gn_models.utils.device import resolve_device
 from gn_models.utils.records import check_record, write_record
+from gn_models.utils.validation import AT_LEAST_0, fail, one_of, require
 
 SUPPORTED_PIPELINES: tuple[type[DiffusionPipeline], ...] = (
     StableDiffusionXLPipeline,
@@ -79,6 +80,20 @@ class DiffusersBackendConfig:
     width: int = 0
     sampler: str = "ddim"
     sampler_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): an unknown dtype or sampler, or a negative
+        size; when the settings are read, not after the pipeline has loaded."""
+        require(self, AT_LEAST_0, "height", "width")
+        require(self, one_of(["auto", *_DTYPES]), "dtype")
+        if self.sampler.lower() != "ddim" and not is_scheduler(self.sampler):
+            fail(self, "sampler", "'ddim' or a diffusers scheduler class name")
+
+
+def is_scheduler(name: str) -> bool:
+    """True when ``name`` is a diffusers scheduler class ("EulerDiscreteScheduler")."""
+    cls = getattr(diffusers, name, None)
+    return isinstance(cls, type) and issubclass(cls, SchedulerMixin)
 
 
 class ModelWeightsNotFoundError(FileNotFoundError):
@@ -340,6 +355,12 @@ class DiffusersBackend(DiffusionBackend):
         keys |= set(inspect.signature(DDIMInverseScheduler.__init__).parameters)
         return {k: v for k, v in self._scheduler_config.items() if k in keys}
 
+    @property
+    def prompt_tokenizer(self):
+        """The (first) CLIP tokenizer and its context (77 tokens for SD and SDXL)."""
+        tokenizer = self.pipe.tokenizer
+        return tokenizer, tokenizer.model_max_length
+
     @torch.no_grad()
     def encode_prompts(self, prompts: list[str]) -> PromptEmbeds:
         """Encode prompts with ``pipe.encode_prompt`` (no CFG duplication).
@@ -480,7 +501,7 @@ class DiffusersBackend(DiffusionBackend):
             cls = DDIMScheduler
         else:
             cls = getattr(diffusers, self.sampler, None)
-            if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
+            if not is_scheduler(self.sampler):
                 compatible = sorted(c.__name__ for c in self.pipe.scheduler.compatibles)
                 raise ValueError(
                     f"Unknown sampler {self.sampler!r}: use 'ddim' or a diffusers scheduler "

@@ -56,6 +56,10 @@ class DigitsBackend(DiffusionBackend):
     def scheduler_config(self) -> dict[str, Any]:
         return dict(SCHEDULER_CONFIG)
 
+    @property
+    def prompt_tokenizer(self):
+        return self.encoder.tokenizer, self.encoder.max_length
+
     def encode_prompts(self, prompts: list[str]) -> PromptEmbeds:
         return self.encoder.encode(prompts).to(self.device)
 

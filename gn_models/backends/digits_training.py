@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from gn_models.backends.minilm_text_encoder import MiniLMTextEncoder
 from gn_models.data.digits import TRAIN_PHRASINGS, captions
 from gn_models.utils.training import adamw_cosine, make_accelerator
+from gn_models.utils.validation import AT_LEAST_1, NON_NEGATIVE, PROBABILITY, require
 
 # DDPM training schedule; DDIM sampling reuses it ("leading" spacing: 900, 800, ..., 0 at 10 steps).
 SCHEDULER_CONFIG: dict[str, Any] = {
@@ -57,6 +58,13 @@ class DigitsBackendConfig:
     prompt_dropout: float = 0.1  # probability of training on the empty prompt (for CFG)
     seed: int = 0  # image split, initialisation and batches
     max_prompt_tokens: int = 16  # L of the MiniLM prompt_embeds
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a count below 1, a negative, NaN or Inf
+        learning rate, or a prompt dropout outside [0, 1]."""
+        require(self, AT_LEAST_1, "steps", "batch_size", "max_prompt_tokens")
+        require(self, NON_NEGATIVE, "learning_rate")
+        require(self, PROBABILITY, "prompt_dropout")
 
 
 @dataclass

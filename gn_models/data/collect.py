@@ -18,6 +18,7 @@ from gn_models.rewards.base import RewardModel
 from gn_models.sampling.re_denoise import re_denoise_chain
 from gn_models.types import Prompt, PromptEmbeds
 from gn_models.utils.images import to_uint8
+from gn_models.utils.validation import AT_LEAST_1, FINITE, GUIDANCE, require
 
 
 @dataclass
@@ -36,6 +37,14 @@ class CollectionConfig:
     reward_states: list[int] = field(default_factory=lambda: [1])  # besides x_T and x'_n
     reward_every_step: bool = False  # reward every state (overrides reward_states)
     batch_size: int = 256  # sequences per batch (sampling batches: that x rewarded states)
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a count below 1, a guidance scale that is
+        negative, NaN or Inf, a NaN margin, or a reward state below 1."""
+        require(self, AT_LEAST_1, "seeds_per_prompt", "num_steps", "num_redenoise", "batch_size")
+        require(self, GUIDANCE, "cfg_denoise", "cfg_inversion", "cfg_sample")
+        require(self, FINITE, "margin")
+        self.reward_steps()
 
     def reward_steps(self) -> list[int]:
         """Indices of the states whose images are sampled and rewarded: x_T, x'_n and the

@@ -18,12 +18,12 @@ def normalise_prompt(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def parse_label(value: object, where: str) -> int | None:
+def parse_label(value: object, where: str, hint: str = "") -> int | None:
     """An integer label from a cell: a string (CSV), or an int, float or None (a dataset).
 
     Blank, None and NaN give None; a whole float (7.0, as pandas stores an int column with
     gaps) gives its int. ``where`` names the row for the error, e.g. ``"Prompt file p.csv,
-    row 3"``.
+    line 3"``; ``hint``, when given, ends the error message (a likely cause and its fix).
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -39,7 +39,7 @@ def parse_label(value: object, where: str) -> int | None:
     except ValueError:
         raise PromptFileError(
             f"{where}: label {text!r} is not an integer. "
-            "Use integer labels or leave the label column empty."
+            f"Use integer labels or leave the label column empty. {hint}".rstrip()
         ) from None
 
 

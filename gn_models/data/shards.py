@@ -123,8 +123,9 @@ def prompt_files(directory: Path) -> dict[str, Path]:
         key = path.stem
         if not _KEY_PATTERN.match(key):
             raise PromptFileError(
-                f"Prompt file {path}: its name {key!r} is not a valid shard key. Rename it "
-                "using letters, digits, '.', '_' and '-' only."
+                f"Prompt file {path}: its name {key!r} is not a valid shard key (the shard's "
+                "Dagster partition key). Rename it using ASCII letters, digits, '.', '_' and '-' "
+                "only."
             )
         if key in keys:
             raise PromptFileError(

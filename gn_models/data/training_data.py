@@ -11,6 +11,7 @@ import numpy as np
 
 from gn_models.data.noise_sequence_store import open_shard, read_shard
 from gn_models.data.noise_sequences import kept_at
+from gn_models.utils.validation import AT_LEAST_1, require
 
 
 @dataclass
@@ -29,6 +30,10 @@ class OneStepTargets:
     target_state: int = 1  # k of the pairs (x_T, x'_k); 1 is NPNet's x'_1
     best_of_chain: bool = False  # target the best rewarded state instead (x_T if none wins)
     transitions: bool = False  # learn the re-denoise map from every transition of kept chains
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): ``target_state`` below 1."""
+        require(self, AT_LEAST_1, "target_state")
 
 
 def one_step_pairs(

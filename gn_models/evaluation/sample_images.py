@@ -20,6 +20,7 @@ from gn_models.data.collect import prompt_seed
 from gn_models.sampling.re_denoise import re_denoise_chain
 from gn_models.types import Prompt, PromptEmbeds
 from gn_models.utils.images import to_uint8
+from gn_models.utils.validation import AT_LEAST_1, GUIDANCE, require
 
 NoiseFn = Callable[[torch.Tensor, PromptEmbeds], torch.Tensor]
 ORACLE = "re_denoise"  # re-denoise applied once at inference, the paper's (unrenormalized) step
@@ -52,6 +53,14 @@ class EvaluationConfig:
     chain_step_counts: list[int] = field(default_factory=lambda: [10])  # where chain rows run
     chain_cfg_scales: list[float] = field(default_factory=lambda: [1.0])  # and at which CFG
     batch_size: int = 256
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a count or step count below 1, an empty
+        list of settings, or a guidance scale that is negative, NaN or Inf."""
+        require(self, AT_LEAST_1, "seeds_per_prompt", "step_counts", "batch_size")
+        require(self, AT_LEAST_1, "chain_lengths", "chain_step_counts", empty_ok=True)
+        require(self, GUIDANCE, "cfg_scales", "re_denoise_cfg")
+        require(self, GUIDANCE, "chain_cfg_scales", empty_ok=True)
 
     def seeds(self) -> list[int]:
         """The seed indices j; x_T of (prompt, j) is drawn from ``prompt_seed(prompt, j)``."""

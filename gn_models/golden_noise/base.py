@@ -23,7 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gn_models.golden_noise.checkpoint import load_checkpoint, save_checkpoint
+from gn_models.golden_noise.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from gn_models.sampling.gaussian_shell import rescale_to_norm
 from gn_models.types import PromptEmbeds
 
@@ -138,8 +143,15 @@ class GoldenNoiseModel(nn.Module):
         """Rebuild from ``config.json`` and load the weights and rollout lengths (errors: see
         load_checkpoint)."""
         meta, state = load_checkpoint(directory, cls.kind)
-        model = cls(cls.config_class(**meta["config"]))
-        model.load_state_dict(state)
+        try:
+            config = cls.config_class(**meta["config"])
+        except TypeError as err:  # fields of another version of the config
+            raise CheckpointError(
+                f"{Path(directory) / 'config.json'}: its config does not fit "
+                f"{cls.config_class.__name__} ({err})."
+            ) from err
+        model = cls(config)
+        load_weights(model, state, directory)
         model.rollout_lengths = dict(meta.get("rollout_lengths", {}))
         return model.to(device).eval()
 

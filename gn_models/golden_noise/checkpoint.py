@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+REMATERIALIZE = "Rematerialize the model's asset to write a complete checkpoint."
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is truncated, corrupt, or holds another model than the one expected.
+    The message names the file, what was expected and what was found."""
 
 
 def save_checkpoint(model: torch.nn.Module, directory: str | Path, config: dict, **info) -> None:
@@ -36,12 +44,25 @@ def checkpoint_kind(directory: str | Path) -> str:
     Raises:
         FileNotFoundError: no checkpoint there; materialize the model's asset first.
     """
+    return _read_config(directory)["kind"]
+
+
+def _read_config(directory: str | Path) -> dict:
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(
             f"No golden-noise checkpoint in {directory}. Materialize the model's asset first."
         )
-    return json.loads(path.read_text())["kind"]
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is truncated or corrupt ({err}). {REMATERIALIZE}") from err
+    if not isinstance(meta, dict) or "kind" not in meta or "config" not in meta:
+        raise CheckpointError(
+            f"{path} is not a golden-noise checkpoint config (expected the keys 'kind' and "
+            f"'config'). {REMATERIALIZE}"
+        )
+    return meta
 
 
 def load_checkpoint(directory: str | Path, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -50,10 +71,48 @@ def load_checkpoint(directory: str | Path, kind: str) -> tuple[dict, dict[str, t
 
     Raises:
         FileNotFoundError: no checkpoint in ``directory``.
-        ValueError: the checkpoint holds another kind of model.
+        CheckpointError: the checkpoint holds another kind of model, or a file is truncated or
+            corrupt (the message names the file).
     """
-    found = checkpoint_kind(directory)
-    if found != kind:
-        raise ValueError(f"{directory} holds a {found!r} model, not {kind!r}.")
-    meta = json.loads((Path(directory) / "config.json").read_text())
-    return meta, load_file(Path(directory) / "model.safetensors")
+    meta = _read_config(directory)
+    if meta["kind"] != kind:
+        raise CheckpointError(
+            f"{Path(directory) / 'config.json'} holds a {meta['kind']!r} model, not {kind!r}. "
+            "Point the loader at a checkpoint of that model, or load it with "
+            "gn_models.golden_noise.registry.load_golden_model (any kind)."
+        )
+    weights = Path(directory) / "model.safetensors"
+    try:
+        return meta, load_file(weights)
+    except (SafetensorError, OSError) as err:
+        message = f"{weights} is truncated or corrupt ({err}). {REMATERIALIZE}"
+        raise CheckpointError(message) from err
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], directory) -> None:
+    """Load ``state`` into ``model``; every name and shape must match.
+
+    Raises:
+        CheckpointError: names the file, the missing and unexpected parameter names, and the
+            parameters whose shapes differ (checkpoint vs the model built from config.json).
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [
+        f"{name}: {tuple(state[name].shape)} in the file, {tuple(value.shape)} expected"
+        for name, value in expected.items()
+        if name in state and state[name].shape != value.shape
+    ]
+    if missing or unexpected or shapes:
+        problems = [
+            f"missing {missing[:5]}" if missing else "",
+            f"unexpected {unexpected[:5]}" if unexpected else "",
+            f"other shapes: {'; '.join(shapes[:5])}" if shapes else "",
+        ]
+        raise CheckpointError(
+            f"{Path(directory) / 'model.safetensors'} does not fit the {model.kind} built from "
+            f"its config.json ({', '.join(p for p in problems if p)}). The weights come from "
+            f"another architecture or configuration. {REMATERIALIZE}"
+        )
+    model.load_state_dict(state)

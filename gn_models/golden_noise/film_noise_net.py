@@ -16,6 +16,9 @@ from torch import nn
 
 from gn_models.golden_noise.base import GoldenNoiseModel
 from gn_models.types import PromptEmbeds
+from gn_models.utils.validation import AT_LEAST_0, AT_LEAST_1, multiple_of, require
+
+NORM_GROUPS = 8  # GroupNorm groups of a FiLM block: its width is a multiple of them
 
 
 @dataclass
@@ -26,13 +29,20 @@ class FiLMNoiseNetConfig:
     num_blocks: int = 2  # FiLM residual blocks
     renormalize: bool = True  # rescale the output to ||x_T|| (golden noise on the shell)
 
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a width below 1, ``hidden`` not a multiple
+        of NORM_GROUPS, or a negative block count."""
+        require(self, AT_LEAST_1, "channels", "embed_dim")
+        require(self, multiple_of(NORM_GROUPS, "the GroupNorm groups"), "hidden")
+        require(self, AT_LEAST_0, "num_blocks")
+
 
 class FiLMBlock(nn.Module):
     """GroupNorm -> FiLM(scale, shift from c) -> SiLU -> 3x3 conv, with a skip connection."""
 
     def __init__(self, hidden: int, embed_dim: int):
         super().__init__()
-        self.norm = nn.GroupNorm(8, hidden, affine=False)
+        self.norm = nn.GroupNorm(NORM_GROUPS, hidden, affine=False)
         self.film = nn.Linear(embed_dim, 2 * hidden)
         self.conv = nn.Conv2d(hidden, hidden, 3, padding=1)
 

@@ -18,8 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from gn_models.golden_noise.base import SequenceNoiseModel
-from gn_models.golden_noise.film_noise_net import FiLMBlock
+from gn_models.golden_noise.film_noise_net import NORM_GROUPS, FiLMBlock
 from gn_models.types import PromptEmbeds
+from gn_models.utils.validation import (
+    AT_LEAST_0,
+    AT_LEAST_1,
+    NON_NEGATIVE,
+    multiple_of,
+    require,
+)
 
 
 @dataclass
@@ -34,6 +41,15 @@ class NoiseGRUConfig:
     predict_variance: bool = False  # Gaussian output with NLL + KL loss
     kl_weight: float = 1e-3  # weight of KL(N(mu, sigma^2) || N(0, I))
     renormalize: bool = True  # rescale every mean state to the norm of the one before (||x_T||)
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a width or step count below 1, ``hidden``
+        not a multiple of NORM_GROUPS (FiLM blocks), a negative block count, or a KL weight
+        that is negative, NaN or Inf."""
+        require(self, AT_LEAST_1, "channels", "embed_dim", "gru_dim", "num_steps")
+        require(self, multiple_of(NORM_GROUPS, "the GroupNorm groups"), "hidden")
+        require(self, AT_LEAST_0, "num_blocks")
+        require(self, NON_NEGATIVE, "kl_weight")
 
 
 def gaussian_kl_to_standard(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from torch import nn
 
 from gn_models.golden_noise.base import SequenceNoiseModel
 from gn_models.types import PromptEmbeds
+from gn_models.utils.validation import AT_LEAST_0, AT_LEAST_1, fail, require
 
 
 @dataclass
@@ -30,6 +31,15 @@ class NoiseTransformerConfig:
     num_steps: int = 10  # n: re-denoise steps learned, the rollout length; set from data
     max_steps: int = 32  # size of the step embedding table
     renormalize: bool = True  # rescale every state to the norm of the one before (||x_T||)
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a size below 1 (``depth`` below 0), or
+        ``dim`` not divisible by ``heads``."""
+        sizes = ("channels", "embed_dim", "patch_size", "dim", "heads", "num_steps")
+        require(self, AT_LEAST_1, *sizes, "max_steps")
+        require(self, AT_LEAST_0, "depth")
+        if self.dim % self.heads:
+            fail(self, "heads", f"a divisor of dim={self.dim}")
 
 
 def sincos_2d(h: int, w: int, dim: int, device) -> torch.Tensor:

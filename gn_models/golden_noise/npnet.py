@@ -29,6 +29,7 @@ from torch import nn
 
 from gn_models.golden_noise.base import GoldenNoiseModel
 from gn_models.types import PromptEmbeds
+from gn_models.utils.validation import AT_LEAST_0, AT_LEAST_1, fail, require
 
 RESIDUALS = ("conv", "swin_t")  # NPNet's residual branches
 SWIN_T = "swin_tiny_patch4_window7_224"  # timm's name of the published residual backbone
@@ -50,6 +51,21 @@ class NPNetConfig:
     svd_heads: int = 8  # attention heads in the SVD branch
     residual: str = "conv"  # RESIDUALS: "conv" or "swin_t" (timm, ImageNet weights; SDXL)
     conv_hidden: int = 32  # width of the conv residual branch
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a size or width below 1 (``svd_dim`` below
+        0), or an unknown ``residual``."""
+        sizes = ("channels", "height", "width", "prompt_tokens", "embed_dim", "svd_hidden")
+        require(self, AT_LEAST_1, *sizes, "svd_out_hidden", "svd_heads", "conv_hidden")
+        require(self, AT_LEAST_0, "svd_dim")
+        if self.residual not in RESIDUALS:
+            fail(
+                self,
+                "residual",
+                f"one of {RESIDUALS} ('auto' was removed so that a run's architecture never "
+                "depends on a local cache: 'swin_t' is the published NPNet for SDXL-size "
+                "latents, 'conv' the small-latent one)",
+            )
 
     @classmethod
     def published(cls, **overrides) -> NPNetConfig:
@@ -179,15 +195,9 @@ class NPNet(GoldenNoiseModel):
     training_defaults = {"learning_rate": 3e-3, "reward_every": 0, "rollout_lengths": [1]}
 
     def __init__(self, config: NPNetConfig, pretrained_residual: bool = False):
-        """Raises: ValueError for an unknown ``residual``; ImportError / FileNotFoundError as
-        ``swin_t`` does for ``residual="swin_t"``."""
+        """Raises: ImportError / FileNotFoundError as ``swin_t`` does for
+        ``residual="swin_t"`` (``NPNetConfig`` refuses an unknown ``residual``)."""
         super().__init__()
-        if config.residual not in RESIDUALS:
-            raise ValueError(
-                f"NPNet residual={config.residual!r}: use one of {RESIDUALS} ('auto' was "
-                "removed so that a run's architecture never depends on a local cache: 'swin_t' "
-                "is the published NPNet for SDXL-size latents, 'conv' the small-latent one)."
-            )
         self.config = config
         self.unet_svd = SVDBranch(config)
         self.text_embedding = AdaGroupNorm(

@@ -19,6 +19,7 @@ from gn_models.backends.base import DiffusionBackend
 from gn_models.golden_noise.base import GoldenNoiseModel
 from gn_models.rewards.base import RewardModel
 from gn_models.types import PromptEmbeds
+from gn_models.utils.validation import AT_LEAST_0, AT_LEAST_1, GUIDANCE, require
 
 
 @dataclass
@@ -30,6 +31,13 @@ class RolloutSelection:
     sampling_steps: int = 10  # DDIM steps of the validation images
     reward_every: int = 500  # optimiser steps between validation-reward checkpoints; 0: off
     reward_samples: int = 32  # validation sequences whose x_T are rolled out
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): an empty list, a rollout length or count
+        below 1 (``reward_every`` below 0), or a guidance scale that is negative, NaN or Inf."""
+        require(self, AT_LEAST_1, "rollout_lengths", "sampling_steps", "reward_samples")
+        require(self, GUIDANCE, "cfg_scales")
+        require(self, AT_LEAST_0, "reward_every")
 
 
 @dataclass

@@ -34,7 +34,9 @@ from gn_models.golden_noise.rollout import (
 )
 from gn_models.rewards.base import RewardModel
 from gn_models.types import PromptEmbeds
+from gn_models.utils.finite import require_finite_loss
 from gn_models.utils.training import adamw_cosine, make_accelerator
+from gn_models.utils.validation import AT_LEAST_1, FRACTION, NON_NEGATIVE, require
 
 
 @dataclass
@@ -49,6 +51,13 @@ class TrainingConfig:
     eval_every: int = 100  # steps between validation losses
     patience: int = 4  # stop after this many evaluations without improvement
     seed: int = 0  # initialisation, train/validation split, batch order, dropout, sampling
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a count below 1, a learning rate that is
+        negative, NaN or Inf, or a validation fraction outside [0, 1)."""
+        require(self, AT_LEAST_1, "steps", "batch_size", "eval_every", "patience")
+        require(self, NON_NEGATIVE, "learning_rate")
+        require(self, FRACTION, "val_fraction")
 
 
 @dataclass
@@ -229,6 +238,7 @@ def train_noise_model(
             progress.update()
             log.train_steps.append(step)
             log.train_loss.append(loss.item())
+            require_finite_loss(log.train_loss[-1], f"training {model.kind}", step)
             if step % config.eval_every == 0 or step == config.steps:
                 log.val_steps.append(step)
                 log.val_loss.append(_validation_loss(model, val_seq, val_cond))

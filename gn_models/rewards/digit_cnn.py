@@ -22,6 +22,7 @@ from gn_models.evaluation.realism import frechet_distance
 from gn_models.rewards.base import RewardModel
 from gn_models.rewards.saved_tensors import load_reward_tensors, save_reward_tensors
 from gn_models.types import PreparedModel
+from gn_models.utils.validation import AT_LEAST_1, NON_NEGATIVE, require
 
 FEATURES = 64  # width of the feature layer
 BATCH = 4096  # images per forward pass when scoring
@@ -37,6 +38,12 @@ class DigitCNNRewardConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     label_smoothing: float = 0.05  # keeps the probabilities from saturating at 0 / 1
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a count below 1 or a negative, NaN or Inf
+        rate."""
+        require(self, AT_LEAST_1, "epochs", "batch_size")
+        require(self, NON_NEGATIVE, "lr", "weight_decay")
 
 
 class DigitCNN(nn.Module):

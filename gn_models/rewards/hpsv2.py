@@ -26,6 +26,7 @@ from gn_models.rewards.base import RewardModel
 from gn_models.types import PreparedModel
 from gn_models.utils.device import resolve_device
 from gn_models.utils.records import check_record, write_record
+from gn_models.utils.validation import AT_LEAST_1, one_of, require
 
 # open_clip is imported where it is used: importing it takes ~10 s (timm, transformers), which
 # code that merely imports this module (Dagster definitions) should not pay.
@@ -177,6 +178,11 @@ class HPSv2RewardConfig:
     checkpoint: str = ""
     arch: str = "ViT-H-14"
     batch_size: int = 16
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): an unknown version or a batch size below 1."""
+        require(self, one_of(HPSV2_CHECKPOINTS), "version")
+        require(self, AT_LEAST_1, "batch_size")
 
 
 class HPSv2Reward(RewardModel):

@@ -35,6 +35,7 @@ from gn_models.types import PreparedModel
 from gn_models.utils.device import resolve_device
 from gn_models.utils.hf_cache import snapshot_folder
 from gn_models.utils.records import check_record, write_record
+from gn_models.utils.validation import AT_LEAST_1, require
 
 # transformers is imported where it is used: code that merely imports this module (Dagster
 # definitions) should not pay for it.
@@ -65,6 +66,10 @@ class PickScoreRewardConfig:
     model: str = PICKSCORE_REPO
     processor: str = PROCESSOR_REPO
     batch_size: int = 16
+
+    def __post_init__(self):
+        """Raises: ConfigValueError (a ValueError): a batch size below 1."""
+        require(self, AT_LEAST_1, "batch_size")
 
 
 def _repo_or_default(name: str, default: str) -> str:

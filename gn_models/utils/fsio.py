@@ -1,15 +1,17 @@
 """Artifact locations as fsspec URLs: a local path, ``memory://``, ``s3://``, ``gs://``, ...
 
-Every artifact is written to a local staging folder first and then published: on a local
-filesystem by a rename (atomic), elsewhere by uploading to a ``.partial-<id>`` sibling and
-moving it onto the final name, so a reader never sees a half-written artifact under its final
-name. Readers that need local files (diffusers ``from_pretrained``, safetensors, PNGs) get a
-local copy from ``localize``; pandas and zarr read URLs directly.
+A file artifact (a parquet table) is written to a staging file and published whole by
+``staged_file``: locally by ``os.replace`` (atomic), elsewhere by one upload (an object-store
+PUT replaces an object whole or not at all). Folder artifacts are versioned and published by
+an atomic pointer write (``gn_models.utils.versions``). Readers that need local files get a
+copy from ``download``; pandas and zarr read URLs directly.
 """
 
 from __future__ import annotations
 
 import atexit
+import errno
+import os
 import shutil
 import tempfile
 import uuid
@@ -50,20 +52,17 @@ def remove(url: str | Path) -> None:
         fs.rm(path, recursive=True)
 
 
-def replace(source: str, destination: str) -> None:
-    """Move ``source`` onto ``destination`` (file or folder), retiring the previous content.
-
-    Atomic on a local filesystem (one rename); on object stores a move is a copy plus delete,
-    so the ``.partial`` name of ``source`` is what keeps half-written data from being read.
-    """
-    fs, src = url_to_fs(source)
-    dst = url_to_fs(destination)[1]
-    retired = f"{dst}.retired-{uuid.uuid4().hex[:8]}"
-    if fs.exists(dst):
-        fs.mv(dst, retired, recursive=True)
-    fs.mv(src, dst, recursive=True)
-    if fs.exists(retired):
-        fs.rm(retired, recursive=True)
+def disk_full(err: OSError, url: str | Path) -> OSError | None:
+    """A clear error for a full disk or exhausted quota while writing ``url`` (None for any
+    other error)."""
+    if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return OSError(
+        err.errno,
+        f"No space left while writing {url} ({err.strerror}): nothing was published and the "
+        "previous version is intact. Free space on that disk, or point the storage root "
+        "(GN_STORAGE_ROOT) at a larger one, then rematerialize.",
+    )
 
 
 def partial_sibling(url: str) -> str:
@@ -73,37 +72,38 @@ def partial_sibling(url: str) -> str:
 
 
 @contextmanager
-def staged_write(url: str | Path):
-    """Yield a local path to write a file or folder to; on success publish it at ``url``.
+def staged_file(url: str | Path):
+    """Yield a local path to write one file to; on success publish it whole at ``url``.
 
-    On error nothing is published and ``url`` keeps its previous content.
+    On an error (a full disk included) or a kill, nothing is published and ``url`` keeps its
+    previous content: locally the staging file is a hidden sibling replaced onto ``url`` by
+    ``os.replace``; elsewhere it is uploaded with one PUT.
     """
     url = str(url)
     fs, path = url_to_fs(url)
     if isinstance(fs, LocalFileSystem):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(url_to_fs(partial_sibling(path))[1])
+        tmp = Path(partial_sibling(path))
         try:
             yield tmp
-            replace(str(tmp), path)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise disk_full(err, url) or err from err
         finally:
-            remove(tmp)
+            tmp.unlink(missing_ok=True)
         return
     stage = Path(tempfile.mkdtemp(prefix="gn-stage-"))
-    partial = partial_sibling(url)
     try:
         yield stage / "artifact"
-        local = stage / "artifact"
-        fs.put(str(local), url_to_fs(partial)[1], recursive=local.is_dir())
-        replace(partial, url)
+        fs.put_file(str(stage / "artifact"), path)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-        remove(partial)
 
 
-def localize(url: str | Path) -> Path:
+def download(url: str | Path) -> Path:
     """A local path holding the file or folder at ``url``: the path itself when local, else a
-    copy downloaded into a temporary folder (removed when the process exits).
+    copy downloaded into a temporary folder (removed when the process exits). Folder
+    artifacts are versioned: read them with ``gn_models.utils.versions.localize``.
 
     Raises:
         FileNotFoundError: nothing exists at ``url``.

@@ -3,6 +3,7 @@ turned back into the dataclasses by keyword."""
 
 import dataclasses
 
+import pydantic
 import pytest
 
 from gn_dagster.config import config_class, dataclass_from_dict, to_dataclass
@@ -10,6 +11,7 @@ from gn_dagster.defs.golden_noise.assets import asset_config_class
 from gn_models.golden_noise.noise_gru import NoiseGRU, NoiseGRUConfig
 from gn_models.golden_noise.registry import MODEL_CLASSES
 from gn_models.golden_noise.training import TrainingConfig
+from gn_models.utils.validation import AT_LEAST_1, require
 
 
 @pytest.mark.parametrize("cls", MODEL_CLASSES.values(), ids=lambda c: c.kind)
@@ -49,3 +51,17 @@ def test_bad_definitions_and_settings_are_refused():
         config_class("A", A, defaults={"y": 3})
     with pytest.raises(ValueError, match=r"unknown settings \['z'\].*known: \['x'\]"):
         dataclass_from_dict(A, {"z": 1}, "toy settings")
+
+
+def test_a_run_config_refuses_what_its_dataclasses_refuse():
+    @dataclasses.dataclass
+    class Steps:
+        steps: int = 1
+
+        def __post_init__(self):
+            require(self, AT_LEAST_1, "steps")
+
+    steps_config = config_class("StepsConfig", Steps)
+    assert steps_config(steps=3).steps == 3
+    with pytest.raises(pydantic.ValidationError, match=r"Steps.steps=0 is invalid: set it to an"):
+        steps_config(steps=0)  # as Dagster builds it at the start of the step

@@ -23,6 +23,7 @@ from gn_models.rewards.base import RewardModel
 from gn_models.rewards.registry import REWARD_CLASSES, register_reward
 from gn_models.sampling.ddim import ddim_sample
 from gn_models.types import PreparedModel, PromptEmbeds
+from gn_models.utils.versions import localize
 from helpers.graph import TINY, tiny_settings
 
 
@@ -165,7 +166,7 @@ def test_a_registered_reward_model_and_family_run_through_the_whole_graph(regist
         storage = defs.resources["storage"]
         shard = open_shard(storage.noise_sequence_store, "shard-00")
         assert shard.attrs["reward"] == "toy-brightness v1"  # the filter labelled the data
-        model = load_golden_model(storage.checkpoint_dir("toy_scale"))
+        model = load_golden_model(localize(storage.checkpoint_dir("toy_scale")))
         assert isinstance(model, ToyScale) and model.scale.shape == (1,)
         assert not torch.allclose(model.scale, torch.ones(1))  # it trained
         scores = pd.read_parquet(storage.scores_path)

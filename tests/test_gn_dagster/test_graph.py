@@ -2,7 +2,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,11 +12,13 @@ from gn_dagster.definitions import defs
 from gn_dagster.partitions import registered_shards
 from gn_dagster.settings import Settings
 from gn_models.backends.digits_backend import DigitsBackend
-from gn_models.data.noise_sequence_store import open_shard, read_shard
+from gn_models.data.noise_sequence_store import open_shard, read_shard, shard_url
 from gn_models.data.prompt_files import read_prompt_file
 from gn_models.data.shards import hash_shard_keys, shard_of
 from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
 from gn_models.sampling.re_denoise import re_denoise
+from gn_models.utils import versions
+from gn_models.utils.versions import localize
 from helpers.graph import NUM_EVAL_PROMPTS, NUM_TRAIN_PROMPTS
 from helpers.paths import REPO
 
@@ -95,10 +96,13 @@ def test_noise_sequences_zarr_shapes_dtypes_and_statistics(materialized):
     assert open_shard(store, keys[0])["noise"].chunks[0] == 8  # chunked along samples
     meta = latest(materialized, "noise_sequences", keys[0])
     assert {"path", "count", "kept_fraction", "mean_reward_gain"} <= set(meta)
+    assert meta["truncated_prompts"].value == 0  # digits prompts fit MiniLM's 16 tokens
+    stored = meta["storage_version"].value  # the version folder of this materialization
+    assert versions.resolve(shard_url(store, keys[0]), stored) is not None
 
 
 def test_re_denoise_round_trip_with_trained_base_model(materialized):
-    backend = DigitsBackend.from_directory(materialized.storage.base_model_dir)
+    backend = DigitsBackend.from_directory(localize(materialized.storage.base_model_dir))
     cond = backend.encode_prompts(["a handwritten digit seven"] * 64)
     x_T = backend.initial_noise(list(range(64)))
     back = re_denoise(backend, x_T, cond, cfg_denoise=1.0, cfg_inversion=1.0)
@@ -110,11 +114,11 @@ def test_re_denoise_round_trip_with_trained_base_model(materialized):
 
 
 def test_checkpoints_reload_and_change_noise(materialized):
-    backend = DigitsBackend.from_directory(materialized.storage.base_model_dir)
+    backend = DigitsBackend.from_directory(localize(materialized.storage.base_model_dir))
     cond = backend.encode_prompts(["the number 3", "handwritten eight"])
     x = backend.initial_noise([1, 2])
     for name in MODEL_ASSET_NAMES:
-        model = load_golden_model(materialized.storage.checkpoint_dir(name))
+        model = load_golden_model(localize(materialized.storage.checkpoint_dir(name)))
         meta = latest(materialized, name)
         assert np.isfinite(meta["best_val_loss"].value) and meta["parameters"].value > 0
         assert "data:image/png;base64," in meta["loss_curve"].value
@@ -126,9 +130,10 @@ def test_checkpoints_reload_and_change_noise(materialized):
 
 
 def test_rollout_lengths_are_chosen_by_the_filter_and_saved_with_the_checkpoint(materialized):
-    assert load_golden_model(materialized.storage.checkpoint_dir("npnet")).rollout_lengths == {}
+    npnet = load_golden_model(localize(materialized.storage.checkpoint_dir("npnet")))
+    assert npnet.rollout_lengths == {}
     for name in ("film_noise_net", "noise_transformer", "noise_gru"):  # TINY_ROLLOUT
-        model = load_golden_model(materialized.storage.checkpoint_dir(name))
+        model = load_golden_model(localize(materialized.storage.checkpoint_dir(name)))
         assert set(model.rollout_lengths) == {"5.5", "1"}, name
         assert set(model.rollout_lengths.values()) <= {1, 2}, name
         meta = latest(materialized, name)
@@ -138,7 +143,7 @@ def test_rollout_lengths_are_chosen_by_the_filter_and_saved_with_the_checkpoint(
 
 
 def test_noise_statistics_of_every_method(materialized):
-    directory = Path(materialized.storage.eval_images_dir)
+    directory = localize(materialized.storage.eval_images_dir)
     stats = pd.read_parquet(directory / "noise_stats.parquet").set_index("method")
     assert set(stats.index) == {"standard", *METHODS}
     x_T_norms = stats.loc["standard", "norm_mean"]
@@ -148,7 +153,7 @@ def test_noise_statistics_of_every_method(materialized):
 
 
 def test_eval_images_and_preview(materialized):
-    directory = Path(materialized.storage.eval_images_dir)
+    directory = localize(materialized.storage.eval_images_dir)
     index = pd.read_parquet(directory / "index.parquet")
     assert len(index) == EVAL_PAIRS * len(SETTINGS) * (len(METHODS) + 1)
     assert all((directory / p).is_file() for p in index["path"])

@@ -99,6 +99,7 @@ def test_a_failed_blocking_check_holds_back_the_nightly_retraining(graph_copy):
     )
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
+        "shard_matches_data_version": True,
         "x_T_standard_normal": True,
         "golden_noise_on_shell": False,
         "kept_fraction_above_floor": True,

@@ -1,8 +1,9 @@
 """The prompt sensor against a real instance: changed, added and deleted shards of a directory
-source; the cursor, run keys and observations."""
+source; the cursor, run keys and observations; a file that cannot be read."""
 
 import os
 
+import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
 
 from gn_dagster.defs.prompts.assets import prompts
@@ -108,3 +109,51 @@ def test_a_fresh_cursor_trusts_the_instance_and_a_revert_runs_again(tmp_path):
         assert len(set(keys)) == 3  # each a new state of the shard, so each runs
         versions = PromptCursor.parse(w.cursor).versions
         assert set(versions) == {"a", "b"} and all(k.startswith("a:") for k in keys)
+
+
+def skip_message(result: SensorResult | SkipReason) -> str:
+    """The skip message of a tick that requested nothing."""
+    if isinstance(result, SensorResult):
+        assert not result.run_requests and not result.asset_events
+        result = result.skip_reason
+    return result.skip_message
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (b"prompt\nParis at night\nRome \xff at dawn\n", "is not valid UTF-8: byte 0xff"),
+        (b"caption_text,label\nParis at night,1\n", "names the columns ['caption_text', 'label']"),
+    ],
+    ids=["not_utf8", "no_prompt_column"],
+)
+def test_a_bad_file_skips_the_tick_and_its_fix_runs_the_changed_shard(
+    tmp_path, monkeypatch, bad, error
+):
+    with DagsterInstance.ephemeral() as instance:
+        w = Watch(tmp_path, instance)
+        w.write("animals.txt", "a cat", "a dog")
+        w.write("cities.csv", "prompt", "Paris at night")
+        assert w.requested() == ["animals", "cities"]
+        good = PromptCursor.parse(w.cursor)
+
+        (w.folder / "cities.csv").write_bytes(bad)
+        message = skip_message(w.tick())  # no stack trace: a skipped tick naming file and line
+        assert f"Prompt file {w.folder / 'cities.csv'}" in message and error in message
+        assert "line 3" in message if error.startswith("is not valid") else True
+        assert "No run was requested" in message
+        cursor = PromptCursor.parse(w.cursor)  # the last good state is kept
+        assert (cursor.signature, cursor.versions) == (good.signature, good.versions)
+
+        reads = []
+        read = PromptSourceResource.shards
+        monkeypatch.setattr(PromptSourceResource, "shards", lambda s: reads.append(1) or read(s))
+        again = skip_message(w.tick())  # the same bad file is not read again
+        assert again == f"Unchanged since the last tick: {message}" and not reads
+
+        w.write("animals.txt", "a cat", "a dog", "a horse")  # another shard edited meanwhile
+        w.write("cities.csv", "prompt", "Paris at night", "Rome at dawn")  # the fix
+        requests = w.tick().run_requests  # read once, the runs of exactly the changed shards
+        assert sorted(r.partition_key for r in requests) == ["animals", "cities"] and reads == [1]
+        assert PromptCursor.parse(w.cursor).failed_signature is None
+        assert isinstance(w.tick(), SkipReason)  # and all is quiet again

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-import zarr
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
@@ -31,7 +30,7 @@ from gn_models.data.noise_sequence_store import open_shard, read_shard
 from gn_models.data.training_data import OneStepTargets, load_training_sequences
 from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
 from gn_models.rewards import hpsv2
-from gn_models.utils import fsio
+from gn_models.utils import fsio, versions
 from helpers.graph import TINY, head_of
 from helpers.paths import REPO, SHARED_PROMPTS
 from helpers.tiny_pipelines import TINY_HPSV2_ARCH
@@ -191,7 +190,7 @@ def test_shards_labelled_by_different_rewards_are_not_mixed(sdxl_graph):
     store = defs.resources["storage"].noise_sequence_store
     keys = registered_shards(instance)
     shards = [k for k in keys if open_shard(store, k).attrs["count"] > 0]
-    group = zarr.open_group(fsio.join(store, shards[0]), mode="r+")
+    group = open_shard(store, shards[0], mode="r+")
     group.attrs["reward"] = "HPSv2 v2.0"
     try:
         with pytest.raises(ValueError, match="different rewards"):
@@ -210,7 +209,7 @@ def test_train_cli_writes_the_checkpoint_and_reports_it(sdxl_graph, capsys):
     meta = latest(instance, "film_noise_net")
     assert meta["parameters"].value < before  # hidden 8 instead of the TINY config's 16
     model = load_golden_model(
-        fsio.localize(defs.resources["storage"].checkpoint_dir("film_noise_net"))
+        versions.localize(defs.resources["storage"].checkpoint_dir("film_noise_net"))
     )
     assert sum(p.numel() for p in model.parameters()) == meta["parameters"].value
     assert "checkpoint at memory://" in capsys.readouterr().out

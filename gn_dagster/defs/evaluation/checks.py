@@ -1,6 +1,5 @@
 """Blocking check of the score table: every evaluation image scored once, every score valid."""
 
-import pandas as pd
 from dagster import AssetCheckResult, asset_check
 
 from gn_dagster.metadata import check_result
@@ -8,7 +7,8 @@ from gn_dagster.prompt_tables import read_prompts_frame
 from gn_dagster.resources.models import ComputeResource, RewardResource
 from gn_dagster.resources.storage import StorageResource
 from gn_models.evaluation.quality import score_table_complete
-from gn_models.utils.fsio import join
+from gn_models.utils.tables import read_parquet
+from gn_models.utils.versions import current
 
 
 @asset_check(
@@ -26,8 +26,8 @@ def score_table_check(
     filter_reward: RewardResource,
     compute: ComputeResource,
 ) -> AssetCheckResult:
-    scores = pd.read_parquet(storage.scores_path)
-    index = pd.read_parquet(join(storage.eval_images_dir, "index.parquet"))
+    scores = read_parquet(storage.scores_path)
+    index = read_parquet(current(storage.eval_images_dir, "index.parquet"))
     prompts = [p.text for p in read_prompts_frame(storage.prompts_path("eval"))]
     judge = judge_reward.load(storage.reward_dir("judge"), compute.device)
     filt = filter_reward.load(storage.reward_dir("filter"), compute.device)

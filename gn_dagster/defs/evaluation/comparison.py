@@ -1,7 +1,6 @@
 """The comparison of methods: judge, correctness, realism, the filter and the hacking gap, with
 cluster-bootstrap intervals over prompts, against standard noise and the re-denoise oracle."""
 
-import pandas as pd
 from dagster import AssetDep, Config, DataVersion, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -21,8 +20,8 @@ from gn_models.evaluation.plots import (
     filter_vs_judge_figure,
     gain_distribution_figure,
 )
-from gn_models.utils.fsio import localize
-from gn_models.utils.tables import write_parquet
+from gn_models.utils.tables import read_parquet, write_parquet
+from gn_models.utils.versions import localize
 
 GROUP = "evaluation"
 
@@ -39,13 +38,13 @@ def read_comparison_inputs(storage: StorageResource):
     """scores, realism, parameters (method -> count), timings and noise statistics from
     storage."""
     images = localize(storage.eval_images_dir)
-    index = pd.read_parquet(images / "index.parquet", columns=["method", "parameters"])
+    index = read_parquet(images / "index.parquet", columns=["method", "parameters"])
     return (
-        pd.read_parquet(storage.scores_path),
-        pd.read_parquet(storage.realism_path),
+        read_parquet(storage.scores_path),
+        read_parquet(storage.realism_path),
         index.drop_duplicates("method"),
-        pd.read_parquet(images / "timings.parquet"),
-        pd.read_parquet(images / "noise_stats.parquet"),
+        read_parquet(images / "timings.parquet"),
+        read_parquet(images / "noise_stats.parquet"),
     )
 
 

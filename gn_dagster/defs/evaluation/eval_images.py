@@ -21,7 +21,7 @@ from dagster import (
 
 from gn_dagster.automation import on_cron_if_changed
 from gn_dagster.config import config_class, to_dataclass
-from gn_dagster.metadata import figure_markdown, table
+from gn_dagster.metadata import figure_markdown, table, truncation_metadata
 from gn_dagster.prompt_tables import read_prompts_frame
 from gn_dagster.resources.models import ComputeResource, DiffusionResource
 from gn_dagster.resources.storage import StorageResource
@@ -40,8 +40,9 @@ from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
 from gn_models.sampling.gaussian_shell import noise_statistics
 from gn_models.sampling.re_denoise import re_denoise
 from gn_models.utils.digest import digest_tree
-from gn_models.utils.fsio import localize, staged_write
+from gn_models.utils.finite import require_finite
 from gn_models.utils.images import save_png
+from gn_models.utils.versions import localize, staged_folder
 
 GROUP = "evaluation"
 BASELINES = ["standard", "re_denoise"]
@@ -89,6 +90,8 @@ def setting_noise(config, backend, inputs, models: dict, setting: EvalSetting, c
         fn = functools.partial(model.golden_noise, cfg_scale=setting.cfg_scale)
         params = sum(p.numel() for p in model.parameters())
         noise[name] = (*method_noise(backend, fn, inputs, batch), params)
+    for name, (x, _, _) in noise.items():
+        require_finite(x, f"eval_images, {setting.name}: the noise of {name!r}")
     return noise
 
 
@@ -166,7 +169,8 @@ def sample_eval_images(context, config, storage, diffusion, device) -> Materiali
     calls, unet_rows = backend.unet_calls, backend.unet_rows  # the backend may be cached
     x_T = inputs.x_T.float().cpu().numpy()
 
-    with staged_write(storage.eval_images_dir) as tmp, torch.no_grad():
+    with staged_folder(storage.eval_images_dir) as stage, torch.no_grad():
+        tmp = stage.path
         for num_steps in evaluation.step_counts:
             chain = chain_rows(config, backend, inputs, num_steps)
             for setting in [s for s in settings if s.num_steps == num_steps]:
@@ -190,10 +194,12 @@ def sample_eval_images(context, config, storage, diffusion, device) -> Materiali
         data_version=version,
         metadata={
             "path": MetadataValue.path(storage.eval_images_dir),
+            "storage_version": stage.version,
             "num_images": len(rows),
             "unet_calls": backend.unet_calls - calls,
             "unet_rows": backend.unet_rows - unet_rows,
             "num_prompts": len(prompts),
+            **truncation_metadata(backend, prompts, context.log),
             "seed_indices": f"{seeds[0]}..{seeds[-1]}",
             "settings": ", ".join(s.name for s in settings),
             "methods": ", ".join(preview),

@@ -13,9 +13,9 @@ from gn_dagster.resources.models import ComputeResource, RewardResource
 from gn_dagster.resources.storage import StorageResource
 from gn_models.evaluation.paired_scores import SETTING
 from gn_models.evaluation.realism import realism_table
-from gn_models.utils.fsio import localize
 from gn_models.utils.images import load_png
-from gn_models.utils.tables import write_parquet
+from gn_models.utils.tables import read_parquet, write_parquet
+from gn_models.utils.versions import localize
 
 GROUP = "evaluation"
 
@@ -23,7 +23,7 @@ GROUP = "evaluation"
 def load_eval_images(storage: StorageResource) -> tuple[pd.DataFrame, torch.Tensor]:
     """The evaluation image index and its images, (N, C, H, W) float32 in [0, 1]."""
     directory = localize(storage.eval_images_dir)
-    index = pd.read_parquet(directory / "index.parquet")
+    index = read_parquet(directory / "index.parquet")
     images = np.stack([load_png(directory / p) for p in index["path"]])
     return index, torch.from_numpy(images) / 255.0
 

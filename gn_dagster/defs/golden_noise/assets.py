@@ -38,7 +38,7 @@ from gn_models.golden_noise.registry import MODEL_CLASSES
 from gn_models.golden_noise.rollout import RolloutSelection
 from gn_models.golden_noise.training import TrainingConfig, TrainingLog, train_golden_model
 from gn_models.utils.digest import digest_tree
-from gn_models.utils.fsio import staged_write
+from gn_models.utils.versions import staged_folder
 
 GROUP = "golden_noise_models"
 
@@ -93,15 +93,16 @@ def train_checkpoint(
         reward=filter_reward.load(storage.reward_dir("filter"), device),
         selection=to_dataclass(RolloutSelection, config),
     )
-    directory, version = storage.checkpoint_dir(cls.kind), None
+    directory, version, stored = storage.checkpoint_dir(cls.kind), None, None
     if PartialState().is_main_process:
-        with staged_write(directory) as tmp:
-            model.cpu().save(tmp, training=log.summary())
-            version = DataVersion(digest_tree(tmp))
+        with staged_folder(directory) as stage:
+            model.cpu().save(stage.path, training=log.summary())
+            version, stored = DataVersion(digest_tree(stage.path)), stage.version
     return MaterializeResult(
         data_version=version,
         metadata={
             "path": MetadataValue.path(directory),
+            "storage_version": stored,
             "model": model.kind,
             "config": MetadataValue.json(model.save_config()),
             "parameters": sum(p.numel() for p in model.parameters()),

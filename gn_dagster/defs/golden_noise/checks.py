@@ -18,7 +18,7 @@ from gn_dagster.resources.models import ComputeResource, DiffusionResource
 from gn_dagster.resources.storage import StorageResource
 from gn_models.evaluation.quality import NORM_Z, Verdict, norm_on_shell
 from gn_models.golden_noise.registry import MODEL_CLASSES, load_golden_model
-from gn_models.utils.fsio import localize
+from gn_models.utils.versions import localize
 
 PROBE_PROMPTS = ["a photo of an astronaut riding a horse", "the handwritten number 3"]
 PROBE_SEEDS = [11, 12, 13, 14, 15, 16, 17, 18]

@@ -15,15 +15,17 @@ from dagster import (
 
 from gn_dagster.automation import on_data_change
 from gn_dagster.config import config_class, to_dataclass
+from gn_dagster.metadata import truncation_metadata
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.prompt_tables import read_prompts_frame
 from gn_dagster.resources.models import ComputeResource, DiffusionResource, RewardResource
 from gn_dagster.resources.storage import StorageResource
 from gn_models.data.collect import CollectionConfig, collect_noise_sequences
-from gn_models.data.noise_sequence_store import CHUNK_SIZE, write_shard
+from gn_models.data.noise_sequence_store import CHUNK_SIZE, shard_url, write_shard
 from gn_models.data.noise_sequences import NoiseSequences, kept_at
 from gn_models.sampling.gaussian_shell import noise_statistics, sample_norms
 from gn_models.utils.digest import digest_arrays
+from gn_models.utils.finite import require_finite
 from gn_models.utils.images import image_grid, markdown_image
 
 PREVIEW_COLUMNS = 16
@@ -64,6 +66,19 @@ def sequence_metadata(data, sampling: CollectionConfig) -> dict:
         ),
         "shape_noise": str(data.noise.shape),
     }
+
+
+def require_finite_sequences(data: NoiseSequences, sampling: CollectionConfig, shard: str):
+    """Stop before writing when a noise state or a computed filter reward is NaN or Inf
+    (rewards of states not rewarded are NaN by design).
+
+    Raises:
+        NonFiniteError: naming the asset, the shard and the first bad sample.
+    """
+    samples = [f"prompt {p!r}, seed {s}" for p, s in zip(data.prompt, data.seed, strict=True)]
+    where = f"noise_sequences[{shard}]"
+    require_finite(data.noise, f"{where}: noise", samples)
+    require_finite(data.reward[:, sampling.reward_steps()], f"{where}: filter reward", samples)
 
 
 def preview(data: NoiseSequences) -> MetadataValue:
@@ -113,11 +128,12 @@ def noise_sequences(
     store = storage.noise_sequence_store
     if not shard_prompts:
         context.log.warning(f"{shard} has no prompts; writing an empty shard.")
-        path = write_shard(store, shard, None, attrs=attrs)
+        stored = write_shard(store, shard, None, attrs=attrs)
         return MaterializeResult(
             data_version=DataVersion(digest_arrays({})),
             metadata={
-                "path": MetadataValue.path(path),
+                "path": MetadataValue.path(shard_url(store, shard)),
+                "storage_version": stored,
                 "count": 0,
                 "kept": 0,
                 "unet_calls": 0,
@@ -130,12 +146,15 @@ def noise_sequences(
     data = collect_noise_sequences(backend, reward, shard_prompts, collection)
     seconds = time.perf_counter() - start
     attrs["reward"] = f"{reward.name} {reward.version}"
-    path = write_shard(store, shard, data, config.chunk_size, attrs)
+    require_finite_sequences(data, collection, shard)
+    stored = write_shard(store, shard, data, config.chunk_size, attrs)
     return MaterializeResult(
         data_version=DataVersion(digest_arrays(data.arrays())),
         metadata={
-            "path": MetadataValue.path(path),
+            "path": MetadataValue.path(shard_url(store, shard)),
+            "storage_version": stored,
             "num_prompts": len(shard_prompts),
+            **truncation_metadata(backend, shard_prompts, context.log),
             **sequence_metadata(data, collection),
             "samples_per_second": round(len(data) / seconds, 2),
             "unet_calls": backend.unet_calls - calls,

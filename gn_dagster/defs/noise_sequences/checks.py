@@ -1,15 +1,18 @@
-"""Blocking checks of each noise-sequence shard: a shard with broken x_T, golden noise off the
-shell or a filter that keeps almost nothing would train the models on bad data."""
+"""Blocking checks of each noise-sequence shard: a shard whose stored data no longer match
+its data version, with broken x_T, golden noise off the shell or a filter that keeps almost
+nothing would train the models on bad data."""
 
 import numpy as np
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
+from gn_dagster.lineage import latest_materialization
 from gn_dagster.metadata import check_result
 from gn_dagster.partitions import prompt_shards
 from gn_dagster.resources.storage import StorageResource
-from gn_models.data.noise_sequence_store import open_shard, read_states
+from gn_models.data.noise_sequence_store import open_shard, read_states, verify_shard
 from gn_models.evaluation.quality import (
     NORM_Z,
+    Verdict,
     kept_fraction_above,
     norm_on_shell,
     standard_normal,
@@ -29,6 +32,12 @@ def _shard_spec(name: str, description: str) -> AssetCheckSpec:
 @multi_asset_check(
     specs=[
         _shard_spec(
+            "shard_matches_data_version",
+            "Every array of the stored shard reads back, and its digest equals the data version "
+            "recorded at materialization (a corrupted or truncated chunk file fails here; "
+            "rematerializing the shard repairs it).",
+        ),
+        _shard_spec(
             "x_T_standard_normal",
             "x_T of the shard is finite with mean ~0 and std ~1 (within 6 standard errors).",
         ),
@@ -45,6 +54,13 @@ def _shard_spec(name: str, description: str) -> AssetCheckSpec:
 )
 def noise_sequences_checks(context: AssetCheckExecutionContext, storage: StorageResource):
     shard, store = context.partition_key, storage.noise_sequence_store
+    recorded = latest_materialization(context.instance, "noise_sequences", shard).version
+    integrity = verify_shard(store, shard, recorded)
+    yield check_result(integrity, "shard_matches_data_version")
+    if not integrity.passed:
+        for name in ("x_T_standard_normal", "golden_noise_on_shell", "kept_fraction_above_floor"):
+            yield check_result(Verdict(False, "Not evaluated: " + integrity.description), name)
+        return
     states = read_states(store, shard, [0, -1])  # (N, 2, C, H, W): x_T, x'_n
     group = open_shard(store, shard)
     kept = group["kept"][...] if group.attrs["count"] else np.zeros(0, dtype=bool)

@@ -14,15 +14,20 @@ The cursor holds the fingerprint and the per-shard hashes. A shard the cursor do
 nothing. Run keys are ``<shard>:<hash>:<id of the shard's latest prompts materialization>``,
 so the same content is never requested twice for the same state of a shard, while a revert
 to an earlier content (a new state) still runs.
+
+A source that cannot be read (``PromptFileError``: bytes that are not UTF-8, a CSV without a
+prompt column, ...) fails no tick: the tick is skipped with the error, which names the file
+and line, and the cursor keeps the last good state, so the first tick after the file is
+fixed requests exactly the shards that changed. The failed fingerprint is remembered, so the
+bad source is not read again until it changes.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from dagster import (
     AssetKey,
     AssetObservation,
-    AssetRecordsFilter,
     DagsterInstance,
     DefaultSensorStatus,
     Definitions,
@@ -35,21 +40,25 @@ from dagster import (
     sensor,
 )
 
+from gn_dagster.lineage import DATA_VERSION_TAG, Materialized, latest_materialization
 from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
 from gn_dagster.resources.prompt_source import PromptSourceResource
 from gn_dagster.settings import current_settings
+from gn_models.data.prompt_rows import PromptFileError
 from gn_models.data.shards import shard_version
 
 COLLECT_ASSETS = [AssetKey("prompts"), AssetKey("noise_sequences")]
-DATA_VERSION_TAG = "dagster/data_version"  # the tag Dagster reads data versions from
 
 
 @dataclass
 class PromptCursor:
-    """The sensor's state: the source fingerprint and the hash of every shard last seen."""
+    """The sensor's state: the source fingerprint and the hash of every shard last read, and
+    the fingerprint and error of a source that failed to read since (None, "": none)."""
 
     signature: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    failed_signature: str | None = None
+    error: str = ""
 
     @classmethod
     def parse(cls, cursor: str | None) -> "PromptCursor":
@@ -59,33 +68,14 @@ class PromptCursor:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-@dataclass(frozen=True)
-class ShardState:
-    """Data version and event storage id of a shard's latest ``prompts`` materialization."""
-
-    version: str | None
-    storage_id: int | None
-
-
-def materialized_shard(instance: DagsterInstance, key: str) -> ShardState:
-    """What the instance holds for ``prompts[key]`` (``ShardState(None, None)``: nothing)."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(AssetKey("prompts"), asset_partitions=[key]), limit=1
-    ).records
-    if not records:
-        return ShardState(None, None)
-    tags = records[0].asset_materialization.tags or {}
-    return ShardState(tags.get(DATA_VERSION_TAG), records[0].storage_id)
-
-
 def changed_shards(
     versions: dict[str, str], cursor: PromptCursor, instance: DagsterInstance
-) -> dict[str, ShardState]:
+) -> dict[str, Materialized]:
     """Shards whose hash differs from the cursor's (from the instance's, for a shard the
     cursor does not know), with the shard's materialized state."""
     changed = {}
     for key, version in versions.items():
-        state = materialized_shard(instance, key)
+        state = latest_materialization(instance, "prompts", key)
         if version != cursor.versions.get(key, state.version):
             changed[key] = state
     return changed
@@ -115,12 +105,20 @@ def make_prompt_sensor(minimum_interval_seconds: int = 30) -> SensorDefinition:
 def evaluate_prompt_sensor(
     context: SensorEvaluationContext, prompt_source: PromptSourceResource
 ) -> SensorResult | SkipReason:
-    """One tick of the prompt sensor (see the module docstring)."""
+    """One tick of the prompt sensor (see the module docstring); a source that cannot be
+    read gives a skipped tick with its error, never a failed one."""
     cursor = PromptCursor.parse(context.cursor)
     signature = prompt_source.train_signature()
     if signature is not None and signature == cursor.signature:
         return SkipReason("The prompt source is unchanged (same files, sizes and times).")
-    source = prompt_source.shards()
+    if signature is not None and signature == cursor.failed_signature:
+        return SkipReason(f"Unchanged since the last tick: {cursor.error}")
+    try:
+        source = prompt_source.shards()
+    except PromptFileError as error:
+        context.log.warning(str(error))
+        failed = replace(cursor, failed_signature=signature, error=unreadable_message(error))
+        return SensorResult(skip_reason=failed.error, cursor=failed.dumps())
     registered = registered_shards(context.instance)
     added = new_shards(registered, list(source))
     keys = registered + added
@@ -144,6 +142,14 @@ def evaluate_prompt_sensor(
         ],
         dynamic_partitions_requests=[prompt_shards.build_add_request(added)] if added else [],
         cursor=PromptCursor(signature, versions).dumps(),
+    )
+
+
+def unreadable_message(error: PromptFileError) -> str:
+    """The skip reason of a source that cannot be read: the error and what happens next."""
+    return (
+        f"{error} No run was requested; the sensor keeps its last good state and picks up "
+        "the next edit of the prompt source."
     )
 
 

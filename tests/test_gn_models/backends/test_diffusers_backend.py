@@ -201,3 +201,11 @@ def test_unsupported_pipelines_raise(tmp_path, tiny_sdxl_dir):
     )
     with pytest.raises(ValueError, match=r"DDPMPipeline.*StableDiffusionXLPipeline"):
         DiffusersBackend(DDPMPipeline(unet=unet, scheduler=DDPMScheduler()))
+
+
+def test_prompts_longer_than_the_clip_context_are_reported(sdxl):
+    long = " ".join(["a red cat on a blue mat"] * 20)  # ~140 CLIP tokens
+    truncated = sdxl.truncated_prompts(["a cat", long])
+    assert list(truncated) == [long] and truncated[long] > 77
+    cond = sdxl.encode_prompts([long])  # still encodes: its first 77 tokens
+    assert cond.prompt_embeds.shape[1] == 77

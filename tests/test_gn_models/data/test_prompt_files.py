@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gn_models.data.collect import prompt_seed
-from gn_models.data.prompt_files import read_prompt_file
+from gn_models.data.prompt_files import MAX_PROMPT_CHARS, read_prompt_file
 from gn_models.data.prompt_rows import PromptFileError, normalise_prompt, parse_label
 from gn_models.data.prompt_source import read_prompts
 from gn_models.data.shards import shard_of
@@ -117,12 +117,19 @@ def test_non_utf8_bytes_give_clear_error(tmp_path):
 
 
 def test_empty_file_names_the_file(tmp_path):
-    path = write(tmp_path, "empty.csv", b"")
-    with pytest.raises(PromptFileError, match=r"empty\.csv holds no prompt"):
+    for name, data in [("empty.csv", b""), ("blank.txt", b"\n  \n\t\n"), ("commas.csv", b",,\n")]:
+        path = write(tmp_path, name, data)
+        with pytest.raises(PromptFileError, match=rf"{name} holds no prompt \(it is empty or only"):
+            read_prompt_file(path)
+        assert read_prompt_file(path, allow_empty=True) == []
+
+
+def test_a_header_only_csv_says_the_header_was_found(tmp_path):
+    path = write(tmp_path, "header.csv", b"\xef\xbb\xbfprompt,label\r\n\r\n,3\n")
+    error = r"header\.csv holds no prompt \(a header row \['prompt', 'label'\] was found but no"
+    with pytest.raises(PromptFileError, match=error):
         read_prompt_file(path)
-    header_only = write(tmp_path, "header.csv", b"prompt,label\n\n")
-    with pytest.raises(PromptFileError, match="holds no prompt"):
-        read_prompt_file(header_only)
+    assert read_prompt_file(path, allow_empty=True) == []
 
 
 def test_missing_file(tmp_path):
@@ -298,11 +305,167 @@ def test_a_header_without_a_prompt_column_names_the_columns_found(tmp_path):
         read_prompt_file(path)
 
 
-def test_a_lone_carriage_return_names_the_file_and_line(tmp_path):
-    path = tmp_path / "edited.csv"
-    path.write_bytes(b"prompt,label\na cat,1\na dog\r in the park,2\n")
-    error = r"edited\.csv, line 3 cannot be read as CSV.*carriage return"
-    with pytest.raises(PromptFileError, match=error):
+# --- Bad input (issue 14): a clear error naming the file and line, or a documented normalisation
+
+
+def refused(path: Path) -> str:
+    """The message of the PromptFileError that reading ``path`` raises; it names the file."""
+    with pytest.raises(PromptFileError) as caught:
         read_prompt_file(path)
-    path.write_bytes(b"prompt,label\r\na cat,1\r\n")  # a whole CRLF file still reads
-    assert [p.text for p in read_prompt_file(path)] == ["a cat"]
+    message = str(caught.value)
+    assert str(path) in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (
+            b"prompt,label\na cat,1\na cat, sitting on a mat,2\n",
+            "line 3 has 3 fields but the header has 2",
+        ),
+        (
+            b"a cat,1\na cat, sitting, happy\n",
+            r"line 2 has 3 fields but a headerless file has at most 2",
+        ),
+        (b"id,caption\n1,a cat\n2,a cat, sitting\n", "line 3 has 3 fields but the header has 2"),
+    ],
+)
+def test_rows_with_more_fields_than_the_header_are_refused(tmp_path, data, error):
+    message = refused(write(tmp_path, "p.csv", data))
+    assert re.search(error, message)
+    assert (
+        'unquoted comma cuts a prompt there. Either quote the prompt ("a cat, sitting"' in message
+    )
+    assert "or use a .txt file" in message
+
+
+def test_quoted_commas_and_trailing_empty_fields_are_read(tmp_path):
+    path = write(tmp_path, "p.csv", b'prompt,label\n"a cat, sitting",2,,\n"say ""hi""",\n,,\n')
+    assert read_prompt_file(path) == [Prompt("a cat, sitting", 2), Prompt('say "hi"')]
+
+
+def test_a_text_label_hints_at_an_unquoted_comma(tmp_path):
+    message = refused(write(tmp_path, "p.csv", b"a dog,4\na cat, sitting\n"))
+    assert "line 2: label 'sitting' is not an integer" in message
+    assert "An unquoted comma in the prompt moves the rest of it into the label" in message
+    # a label column before the prompt column: no comma can move text into it
+    message = refused(write(tmp_path, "q.csv", b"label,prompt\nseven,a cat\n"))
+    assert "line 2: label 'seven' is not an integer" in message and "comma" not in message
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [  # quote left open on line 3 ...
+        # ... to the end of the file
+        (b'prompt,label\na cat,1\n"a dog,2\na bird,3\n', r"line 3 cannot be read as CSV \(unex"),
+        # ... until a later quote closes it, followed by text
+        (b'prompt,label\na cat,1\n"a dog,2\na bird,3\n"a fish",4\n', r"line 3 cannot be read"),
+        # ... until a later quote closes it at a comma: the rows below look like one prompt
+        (b'prompt,label\na cat,1\n"a dog,2\na bird,3\na 12",4\n', r"line 3: a quoted prompt run"),
+    ],
+)
+def test_an_unterminated_quote_names_the_line_where_it_opens(tmp_path, data, error):
+    message = refused(write(tmp_path, "p.csv", data))
+    assert re.search(error, message)
+    assert re.search(
+        r"quote opened on line 3 is probably never closed|Close the quote opened on line 3", message
+    )
+
+
+def test_text_after_a_closing_quote_is_refused(tmp_path):
+    message = refused(write(tmp_path, "p.csv", b'prompt,label\na cat,1\n"a" dog,2\n'))
+    assert "line 3 cannot be read as CSV (',' expected after '\"')" in message
+    assert 'a quote inside a quoted field is doubled ("")' in message
+    assert "probably never closed" not in message  # a one-line row
+
+
+def test_a_quoted_multiline_prompt_becomes_one_line(tmp_path):
+    path = write(
+        tmp_path, "p.csv", b'prompt,label\n"a small, blue\nbird",1\n"a red\r\n\r\ncar",2\n'
+    )
+    assert read_prompt_file(path) == [Prompt("a small, blue bird", 1), Prompt("a red car", 2)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])
+def test_a_nul_byte_suggests_a_utf16_file(tmp_path, suffix):
+    message = refused(write(tmp_path, f"p{suffix}", "a cat\na dog\n".encode("utf-16-le")))
+    assert f"p{suffix}, line 1 holds a NUL byte: the file is probably UTF-16" in message
+    assert f"iconv -f utf-16 -t utf-8 p{suffix}" in message
+
+
+def test_a_utf16_file_with_a_byte_order_mark_is_named(tmp_path):
+    message = refused(write(tmp_path, "p.txt", "a cat\na dog\n".encode("utf-16")))
+    assert (
+        "not valid UTF-8: byte 0xff at offset 0 (line 1); it starts like a UTF-16 file" in message
+    )
+    assert "iconv -f utf-16 -t utf-8 p.txt" in message
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])
+@pytest.mark.parametrize("char", ["\x01", "\x07", "\x1b", "\x7f", "\x9b"])
+def test_control_characters_are_refused_naming_the_code_point(tmp_path, suffix, char):
+    path = write(tmp_path, f"p{suffix}", f"a cat\na dog\nan {char}owl\n".encode())
+    assert f"line 3 holds the control character U+{ord(char):04X}" in refused(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])
+def test_whitespace_controls_and_line_separators_are_spaces_not_line_breaks(tmp_path, suffix):
+    # tab, VT, FF, U+001C, NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: inside the line, spaces
+    text = "a\tcat\x0bsits\x0con\x1ca\x85mat\u2028at\u2029noon\nnext\n"
+    path = write(tmp_path, f"p{suffix}", text.encode())
+    assert [p.text for p in read_prompt_file(path)] == ["a cat sits on a mat at noon", "next"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])
+@pytest.mark.parametrize("length", [MAX_PROMPT_CHARS + 1, 20_000, 10_000_000])
+def test_an_overlong_line_is_refused_quickly(tmp_path, suffix, length):
+    path = write(tmp_path, f"p{suffix}", b"a cat\n" + b"x" * length + b"\nlast\n")
+    started = time.monotonic()
+    message = refused(path)
+    assert time.monotonic() - started < 1.5
+    assert "line 2 " in message and f"at most {MAX_PROMPT_CHARS}" in message
+    if length < 131_072 or suffix == ".txt":  # longer CSV fields stop the csv module first
+        assert f"line 2 holds a prompt of {length} characters" in message
+
+
+def test_a_prompt_of_max_length_is_read(tmp_path):
+    path = write(tmp_path, "p.csv", b"prompt\n" + b"x" * MAX_PROMPT_CHARS + b"\n")
+    assert read_prompt_file(path) == [Prompt("x" * MAX_PROMPT_CHARS)]
+
+
+def test_duplicates_keep_the_first_occurrence_and_its_label(tmp_path):
+    path = write(tmp_path, "p.csv", b"prompt,label\nb dog,2\na cat,1\n a  cat ,9\nb\tdog,\nc,3\n")
+    assert read_prompt_file(path) == [Prompt("b dog", 2), Prompt("a cat", 1), Prompt("c", 3)]
+
+
+def test_a_directory_in_place_of_a_file(tmp_path):
+    (tmp_path / "prompts.csv").mkdir()
+    with pytest.raises(
+        PromptFileError, match=r"prompts\.csv is a directory; this source takes one"
+    ):
+        read_prompt_file(tmp_path / "prompts.csv")
+
+
+@pytest.mark.parametrize("name", ["edited.csv", "edited.txt"])
+def test_a_lone_carriage_return_names_the_file_and_line(tmp_path, name):
+    path = write(tmp_path, name, b"prompt,label\na cat,1\na dog\r in the park,2\n")
+    message = refused(path)
+    assert f"{name}, line 3 holds a carriage return (\\r) that does not end the line" in message
+    assert "dos2unix" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        (
+            "p.csv",
+            b"\xef\xbb\xbfprompt,label\r\na cat,1\r\n\r\na dog,\r\n",
+            [("a cat", 1), ("a dog", None)],
+        ),
+        ("p.csv", b"\xef\xbb\xbfa cat,1\r\na dog\r\n", [("a cat", 1), ("a dog", None)]),
+        ("p.txt", b"\xef\xbb\xbfa cat\r\n\r\na dog\r\n", [("a cat", None), ("a dog", None)]),
+    ],
+)
+def test_bom_and_crlf_line_endings_are_read(tmp_path, name, data, expected):
+    assert read_prompt_file(write(tmp_path, name, data)) == [Prompt(*p) for p in expected]

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,17 @@ def test_signature_changes_with_files_not_with_reading(tmp_path):
     assert source_signature(tmp_path / "missing.txt") is None
     spec = "hf:some/dataset?split=test&column=caption"
     assert source_signature(spec) == source_signature(spec) != source_signature(spec + "&limit=5")
+
+
+@pytest.mark.parametrize("name", ["x y.txt", "café.csv", "日本.txt", "a,b.csv", "tab\tname.txt"])
+def test_a_file_name_that_is_no_partition_key_is_named(tmp_path, name):
+    (tmp_path / "good-1.txt").write_text("a prompt\n")
+    (tmp_path / name).write_text("another prompt\n")
+    with pytest.raises(PromptFileError) as caught:
+        read_shards(tmp_path, 8)
+    message = str(caught.value)
+    assert (
+        f"Prompt file {tmp_path / name}: its name {Path(name).stem!r} is not a valid shard key"
+        in message
+    )
+    assert "ASCII letters, digits, '.', '_' and '-' only" in message
