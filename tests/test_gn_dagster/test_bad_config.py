@@ -129,6 +129,7 @@ RUN_CONFIGS = [  # (asset, its bad run config, the message)
     ("noise_transformer", {"heads": 3}, "NoiseTransformerConfig.heads=3 is invalid"),
     ("eval_images", {"step_counts": [0]}, "EvaluationConfig.step_counts=[0] is invalid"),
     ("eval_images", {"cfg_scales": [-1.0]}, "EvaluationConfig.cfg_scales=[-1.0] is invalid"),
+    ("noise_sequences", {"chunk_size": 0}, "chunk_size\n  Input should be greater than 0"),
 ]
 
 

@@ -12,6 +12,7 @@ from dagster import (
     MetadataValue,
     asset,
 )
+from pydantic import PositiveInt
 
 from gn_dagster.automation import on_data_change
 from gn_dagster.config import config_class, to_dataclass
@@ -33,7 +34,7 @@ PREVIEW_COLUMNS = 16
 NoiseSequencesConfig = config_class(
     "NoiseSequencesConfig",
     CollectionConfig,
-    extra={"chunk_size": (int, CHUNK_SIZE)},
+    extra={"chunk_size": (PositiveInt, CHUNK_SIZE)},
     doc="Seeds, re-denoise and sampling settings of the collection (CollectionConfig), and "
     "the Zarr chunk length along the sample axis.",
 )

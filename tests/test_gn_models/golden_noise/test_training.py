@@ -13,6 +13,7 @@ from gn_models.golden_noise.registry import MODEL_CLASSES
 from gn_models.golden_noise.training import TrainingConfig, train_golden_model, train_noise_model
 from gn_models.types import PromptEmbeds
 from gn_models.utils.digest import digest_tree
+from gn_models.utils.finite import NonFiniteError
 from helpers.analytic_backend import AnalyticBackend
 
 
@@ -104,3 +105,12 @@ def test_train_noise_model_seeds_the_randomness_inside_the_loss():
         train_noise_model(model, sequences, torch.arange(12) % 3, embeds, training_config, "cpu")
         states.append(model.state_dict())
     torch.testing.assert_close(states[0], states[1], rtol=0, atol=0)
+
+
+def test_a_non_finite_loss_stops_training_naming_the_model_and_step():
+    sequences, index, embeds = toy_data()
+    sequences[5, 1, 0, 0, 0] = float("inf")  # one target diverged
+    model = FiLMNoiseNet(FiLMNoiseNetConfig(channels=1, embed_dim=2, hidden=8, num_blocks=1))
+    config = TrainingConfig(batch_size=64, steps=3, val_fraction=0.05)
+    with pytest.raises(NonFiniteError, match=r"training film_noise_net: .* is (inf|nan) at step 1"):
+        train_noise_model(model, sequences, index, embeds, config, device="cpu")
