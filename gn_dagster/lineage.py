@@ -16,10 +16,14 @@ class Materialized:
     storage_id: int | None
 
 
-def latest_materialization(instance: DagsterInstance, asset: str, partition: str) -> Materialized:
-    """The latest materialization of ``asset[partition]`` recorded in ``instance``."""
+def latest_materialization(
+    instance: DagsterInstance, asset: str, partition: str | None = None
+) -> Materialized:
+    """The latest materialization of ``asset[partition]`` (of any partition, or of an
+    unpartitioned asset, when ``partition`` is None) recorded in ``instance``."""
+    partitions = [partition] if partition is not None else None
     records = instance.fetch_materializations(
-        AssetRecordsFilter(AssetKey(asset), asset_partitions=[partition]), limit=1
+        AssetRecordsFilter(AssetKey(asset), asset_partitions=partitions), limit=1
     ).records
     if not records:
         return Materialized(None, None)

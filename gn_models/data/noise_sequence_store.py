@@ -99,48 +99,36 @@ def read_shard(
     return {name: _as_numpy(group[name][...]) for name in names}
 
 
-def read_states(store: str | Path, shard: str, steps: list[int]) -> np.ndarray:
-    """The noise states ``steps`` of every sequence of a complete shard, without reading the
-    others: (N, len(steps), C, H, W) float32 (step 0 is x_T, -1 is x'_n); (0, len(steps))
-    for an empty shard.
-
-    Raises:
-        IncompleteShardError: the shard was never written, or only partially.
-    """
-    group = open_shard(store, shard)
-    if group.attrs["count"] == 0:
-        return np.zeros((0, len(steps)), dtype=np.float32)
-    noise = group["noise"]
-    steps = [s % noise.shape[1] for s in steps]
-    return np.asarray(noise.get_orthogonal_selection((slice(None), steps)))
-
-
-def verify_shard(store: str | Path, shard: str, data_version: str | None) -> Verdict:
+def verify_shard(
+    store: str | Path, shard: str, data_version: str | None
+) -> tuple[Verdict, dict[str, np.ndarray]]:
     """Read every array of the shard back and compare its digest (``digest_arrays``) with
     ``data_version``, the one recorded when the shard was materialized. Fails, naming the
     shard and its folder, when a chunk file is corrupted or truncated (it no longer
     decompresses, or decompresses to other values) or the shard is missing.
+
+    Returns:
+        the verdict, and the arrays read (as ``read_shard``; empty when they could not be
+        read), so further checks need not read the shard again.
     """
     url = versions.resolve(shard_url(store, shard)) or shard_url(store, shard)
     repair = f"Rematerialize noise_sequences for partition {shard!r} to repair it."
     try:
-        found = digest_arrays(read_shard(store, shard))
+        arrays = read_shard(store, shard)
     except Exception as err:  # any codec or store error of a damaged chunk: report, not crash
-        return Verdict(
-            False,
-            f"Shard {shard!r} at {url} cannot be read back ({type(err).__name__}: {err}). "
-            + repair,
-        )
+        message = f"Shard {shard!r} at {url} cannot be read back ({type(err).__name__}: {err}). "
+        return Verdict(False, message + repair), {}
+    found = digest_arrays(arrays)
     metrics = {"digest": found, "data_version": str(data_version), "path": url}
     if found != data_version:
-        return Verdict(
-            False,
+        message = (
             f"Shard {shard!r} at {url}: the digest of its stored arrays, {found}, differs from "
             f"the data version {data_version} recorded at materialization: the stored data "
-            "changed since (a corrupted chunk file?). " + repair,
-            metrics,
+            "changed since (a corrupted chunk file?). "
         )
-    return Verdict(True, f"Shard {shard!r} reads back with its recorded data version.", metrics)
+        return Verdict(False, message + repair, metrics), arrays
+    message = f"Shard {shard!r} reads back with its recorded data version."
+    return Verdict(True, message, metrics), arrays
 
 
 def _as_numpy(values) -> np.ndarray:

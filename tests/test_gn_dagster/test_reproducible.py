@@ -7,27 +7,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunConfig, asset, materialize
+from dagster import DagsterInstance, RunConfig, asset, materialize
 
 from gn_dagster.demo import materialize_all
+from gn_dagster.lineage import latest_materialization
 from gn_dagster.partitions import prompt_shards, registered_shards
 from gn_dagster.resources.models import ComputeResource
 from gn_models.golden_noise.registry import MODEL_CLASSES
 from gn_models.utils.device import machine_threads, set_cpu_threads
 from helpers.graph import TINY, graph_definitions, write_tiny_prompts
 
-DATA_VERSION_TAG = "dagster/data_version"
 UPSTREAM = ["base_model", "filter_reward_model", "judge_reward_model"]
 
 
 def data_version(instance: DagsterInstance, name: str, partition: str | None = None) -> str:
     """The data version of the newest materialization of asset ``name`` (partition)."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(AssetKey(name), asset_partitions=[partition] if partition else None),
-        limit=1,
-    ).records
-    assert records, f"{name}[{partition}] was not materialized"
-    return records[0].asset_materialization.tags[DATA_VERSION_TAG]
+    version = latest_materialization(instance, name, partition).version
+    assert version, f"{name}[{partition}] was not materialized"
+    return version
 
 
 def data_versions(instance: DagsterInstance, names: list[str]) -> dict[str, str]:
