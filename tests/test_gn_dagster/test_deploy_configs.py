@@ -41,6 +41,7 @@ ENV = {  # every {env: ...} in deploy/, with made-up values (nothing is contacte
     "DAGSTER_PG_USERNAME": "dagster",
     "DAGSTER_PG_PASSWORD": "secret",
     "DAGSTER_PG_HOST": "postgres.invalid",
+    "DAGSTER_PG_PORT": "5432",
     "GN_IMAGE": "registry.invalid/golden-noise:latest",
     "DAGSTER_CELERY_BROKER_URL": "redis://broker.invalid:6379/0",
     "DAGSTER_CELERY_BACKEND_URL": "redis://broker.invalid:6379/1",
