@@ -86,6 +86,8 @@ def staged_file(url: str | Path):
         tmp = Path(partial_sibling(path))
         try:
             yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())  # the content is on disk before the name points at it
             os.replace(tmp, path)
         except OSError as err:
             raise disk_full(err, url) or err from err

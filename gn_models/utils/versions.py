@@ -24,7 +24,6 @@ versions is then best effort (one listed may have been pruned by the other write
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -35,7 +34,7 @@ from pathlib import Path
 
 from fsspec.implementations.local import LocalFileSystem
 
-from gn_models.utils.fsio import disk_full, download, join, remove, url_to_fs
+from gn_models.utils.fsio import disk_full, download, join, remove, staged_file, url_to_fs
 
 POINTER = "CURRENT"
 VERSIONS = "versions"
@@ -95,21 +94,10 @@ def publish(url: str | Path, version: str) -> None:
 
 
 def _write_pointer(url: str | Path, content: dict) -> None:
-    data = json.dumps(content, indent=1).encode()
-    fs, path = url_to_fs(join(url, POINTER))
-    if not isinstance(fs, LocalFileSystem):
-        fs.pipe_file(path, data)  # one PUT: the object is replaced whole or not at all
-        return
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Replace the pointer whole (``staged_file``: a fsynced sibling renamed onto it locally,
+    one PUT on an object store)."""
+    with staged_file(join(url, POINTER)) as tmp:
+        tmp.write_bytes(json.dumps(content, indent=1).encode())
 
 
 def version_folders(url: str | Path) -> list[str]:

@@ -62,7 +62,7 @@ def install(point: str, ready: Path) -> None:
     elif point == "pointer":
         versions._write_pointer = before(versions._write_pointer, ready)
     elif point == "pointer-replace":
-        versions.os.replace = before(os.replace, ready)
+        os.replace = before(os.replace, ready)  # the pointer is the only file renamed
     elif point == "prune":
         versions._prune = before(versions._prune, ready)
 
