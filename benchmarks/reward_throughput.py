@@ -13,8 +13,12 @@ Prints images/s for both and the ratio (target >= 10x at ViT-H-14 on a GPU).
 
 Usage: python benchmarks/reward_throughput.py [--arch ViT-B-32] [--images 32] [--device cuda]
        [--batch-size 16] [--image-size 1024] [--repeats 2] [--recreate-model]
-HPSv2 itself is ViT-H-14 (about 2 GB of fp16 weights): use --arch ViT-H-14 on a GPU; the
-default ViT-B-32 is affordable on a 2-core CPU.
+       python benchmarks/reward_throughput.py --model sdxl-random --device cuda [--dtype float16]
+HPSv2 itself is ViT-H-14 (about 2 GB of fp16 weights): use --arch ViT-H-14 (or --model
+sdxl-random: ViT-H-14 on SDXL's 1024 px images; --scale shrinks it, benchmarks/full_size.py) on a
+GPU; the default ViT-B-32 is affordable on a 2-core CPU. --dtype sets our scorer's weights
+(auto: fp16 on CUDA, fp32 elsewhere, as HPSv2Reward.from_checkpoint); the package pattern
+always runs fp32 weights under autocast, as the package does.
 """
 
 import argparse
@@ -23,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import full_size
 import open_clip
 import torch
 import torch.nn.functional as F
@@ -47,11 +52,13 @@ def timed(fn, device: torch.device) -> tuple[torch.Tensor, float]:
     return out, time.perf_counter() - start
 
 
-def save_random_checkpoint(arch: str, path: Path) -> None:
-    """Seeded random weights of `arch`, saved in fp16 as HPS does: {'state_dict': ...}."""
-    torch.manual_seed(0)
-    model = open_clip.create_model(arch)
-    torch.save({"state_dict": {k: v.half() for k, v in model.state_dict().items()}}, path)
+def save_random_checkpoint(arch: str, path: Path, device: str | torch.device = "cpu") -> None:
+    """Seeded random weights of `arch` (created on `device`: ViT-H-14 initialises in seconds on
+    a GPU), saved in fp16 as HPS does: {'state_dict': ...}."""
+    model = full_size.create_open_clip(arch, device, seed=0)
+    state = {k: v.half().cpu() for k, v in model.state_dict().items()}
+    del model
+    torch.save({"state_dict": state}, path)
 
 
 class PackagePattern:
@@ -83,10 +90,21 @@ class PackagePattern:
         return (image_features @ text_features.T).diagonal().float().item()
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--arch", default="ViT-B-32", help="open_clip architecture (HPSv2: ViT-H-14)"
+        "--model",
+        choices=("default", "sdxl-random"),
+        default="default",
+        help="default: --arch; sdxl-random: HPSv2's ViT-H-14 (x --scale), random weights",
+    )
+    parser.add_argument("--arch", help="open_clip architecture (default ViT-B-32; HPSv2: ViT-H-14)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="sdxl-random: ViT-H-14's widths and depths x this"
+    )
+    parser.add_argument(
+        "--dtype", default="auto", help="our scorer's weights: auto, float16, bfloat16, float32"
     )
     parser.add_argument("--images", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=1024, help="SDXL images are 1024x1024")
@@ -96,8 +114,28 @@ def main() -> None:
     parser.add_argument(
         "--recreate-model", action="store_true", help="baseline re-creates the model every call"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark with command-line arguments ``argv`` (None: sys.argv)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.model == "sdxl-random":
+        if args.arch is not None:
+            parser.error("--model sdxl-random sets the architecture; leave out --arch")
+        if not 0 < args.scale <= 1:
+            parser.error(f"--scale must be in (0, 1]; got {args.scale}")
+        args.arch = full_size.hpsv2_arch(args.scale)
+    elif args.scale != 1.0:
+        parser.error("--scale applies to --model sdxl-random only")
+    else:
+        args.arch = args.arch or "ViT-B-32"
     device = torch.device(args.device)
+    try:
+        dtype = full_size.resolve_dtype(args.dtype, device)
+    except ValueError as err:
+        parser.error(str(err))
     logging.getLogger().setLevel(logging.ERROR)  # open_clip warns on each random-init model
 
     generator = torch.Generator().manual_seed(0)
@@ -105,7 +143,7 @@ def main() -> None:
     prompts = [f"{PHRASES[i % len(PHRASES)]}, variation {i}" for i in range(args.images)]
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "HPS_random_compressed.pt"
-        save_random_checkpoint(args.arch, checkpoint)
+        save_random_checkpoint(args.arch, checkpoint, device)
         size_mb = checkpoint.stat().st_size / 2**20
 
         # Ours: load once, then score in batches.
@@ -114,6 +152,9 @@ def main() -> None:
         reward = HPSv2Reward.from_checkpoint(
             checkpoint, arch=args.arch, device=device, batch_size=args.batch_size
         )
+        if reward.dtype != dtype:  # --dtype other than from_checkpoint's choice
+            reward.model.to(dtype)
+            reward.dtype = dtype
         sync(device)
         load_s = time.perf_counter() - start
         # The package's pattern: one call per image, checkpoint re-read every call.
@@ -139,12 +180,16 @@ def main() -> None:
     ours_rate, theirs_rate = len(images) / min(ours_s), len(images) / min(theirs_s)
     per_call = "re-create model + reload" if args.recreate_model else "reload"
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, arch: {args.arch}")
+    if args.model == "sdxl-random":
+        size = "full size" if args.scale == 1 else f"scale {args.scale:g}"
+        print(f"model: sdxl-random (HPSv2's ViT-H-14 architecture, random weights, {size})")
     print(
         f"{args.images} images {args.image_size}x{args.image_size}, "
         f"checkpoint {size_mb:.0f} MB (fp16)"
     )
     print(
-        f"ours (loaded once in {load_s:.1f} s, batch {args.batch_size}): {ours_rate:8.2f} images/s "
+        f"ours ({str(reward.dtype).removeprefix('torch.')}, loaded once in {load_s:.1f} s, "
+        f"batch {args.batch_size}): {ours_rate:8.2f} images/s "
         f"(best of {args.repeats})"
     )
     print(

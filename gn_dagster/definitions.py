@@ -44,9 +44,8 @@ def build_definitions(settings: Settings | None = None, **resources) -> Definiti
     }
     resources = base | resources
     check_model_settings(resources)
-    return Definitions.merge(
-        graph, Definitions(resources=resources, executor=executor_by_name(settings.executor))
-    )
+    executor = executor_by_name(settings.executor, settings.executor_config)
+    return Definitions.merge(graph, Definitions(resources=resources, executor=executor))
 
 
 def check_model_settings(resources: dict) -> None:

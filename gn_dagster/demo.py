@@ -3,6 +3,11 @@
 Registers the prompt source's shards, then runs the jobs in order (observe_prompt_sources;
 prepare_models; collect_noise_sequences for every shard; train_and_evaluate), each as a run
 recorded in the instance, so `make ui` shows them and finds nothing stale.
+
+With an executor other than in_process (``GN_EXECUTOR``, e.g. ``celery`` in `make
+scale-demo`), each run goes through that executor in a process of its own
+(``gn_dagster.launch``), and the shards' collection runs are launched together, so several
+workers share them.
 """
 
 from __future__ import annotations
@@ -10,26 +15,73 @@ from __future__ import annotations
 import sys
 import time
 
-from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, RunConfig
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRun,
+    Definitions,
+    ExecuteInProcessResult,
+    RunConfig,
+    in_process_executor,
+)
 
 from gn_dagster.definitions import build_definitions
+from gn_dagster.executors import executor_by_name
+from gn_dagster.launch import CodeLocation, run_in_processes
 from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
+from gn_dagster.settings import Settings
 from gn_models.evaluation.comparison import comparison_markdown, extra_time, is_chain_row
 from gn_models.utils.tables import read_parquet
 from gn_models.utils.versions import current
 
 
 def materialize_all(
-    defs: Definitions, instance: DagsterInstance, run_config: RunConfig | None = None, log=print
-) -> list[ExecuteInProcessResult]:
+    defs: Definitions,
+    instance: DagsterInstance,
+    run_config: RunConfig | None = None,
+    log=print,
+    code: CodeLocation | None = None,
+) -> list[ExecuteInProcessResult | DagsterRun]:
     """Register the prompt source's shards, run every job of the graph in dependency order;
-    return the runs; raise if one fails."""
+    return the runs; raise if one fails. With ``code`` (where run processes load ``defs``
+    from), runs go through the definitions' executor, each in its own process, and the
+    shards' runs at once (``run_partitions``)."""
     register_source_shards(defs, instance)
-    runs = [run_job(defs, instance, "observe_prompt_sources", run_config=run_config, log=log)]
-    runs.append(run_job(defs, instance, "prepare_models", run_config=run_config, log=log))
-    for shard in registered_shards(instance):
-        runs.append(run_job(defs, instance, "collect_noise_sequences", shard, run_config, log))
-    runs.append(run_job(defs, instance, "train_and_evaluate", run_config=run_config, log=log))
+    runs = [run_job(defs, instance, "observe_prompt_sources", None, run_config, log, code=code)]
+    runs.append(run_job(defs, instance, "prepare_models", None, run_config, log, code=code))
+    shards = registered_shards(instance)
+    if code is None:
+        for shard in shards:
+            runs.append(run_job(defs, instance, "collect_noise_sequences", shard, run_config, log))
+    else:
+        collect = "collect_noise_sequences"
+        runs += run_partitions(code, defs, instance, collect, shards, run_config, log)
+    runs.append(run_job(defs, instance, "train_and_evaluate", None, run_config, log, code=code))
+    return runs
+
+
+def run_partitions(
+    code: CodeLocation,
+    defs: Definitions,
+    instance: DagsterInstance,
+    job_name: str,
+    partitions: list[str | None],
+    run_config: RunConfig | None = None,
+    log=print,
+) -> list[DagsterRun]:
+    """Run ``job_name`` for every partition at once, each run in its own process through the
+    definitions' executor (``gn_dagster.launch``); log the time; return the runs.
+
+    Raises:
+        RunFailedError: after all have ended, naming every run that failed.
+    """
+    start = time.perf_counter()
+    config = _run_config_of(defs.resolve_job_def(job_name), run_config).to_config_dict()
+    runs = run_in_processes(code, instance, job_name, partitions, config)
+    for partition, run in zip(partitions, runs, strict=True):
+        label = f"{job_name}[{partition}]" if partition else job_name
+        log(f"{label}: ok (run {run.run_id[:8]})")
+    log(f"{job_name}: {len(runs)} run(s) in {time.perf_counter() - start:.0f} s")
     return runs
 
 
@@ -51,9 +103,14 @@ def run_job(
     run_config: RunConfig | None = None,
     log=print,
     asset_selection: list[AssetKey] | None = None,
-) -> ExecuteInProcessResult:
+    code: CodeLocation | None = None,
+) -> ExecuteInProcessResult | DagsterRun:
     """Execute one job (one partition; the assets ``asset_selection``, default all) in
-    process; log its time; raise if it fails."""
+    process, or with ``code`` in its own process through the definitions' executor
+    (``run_partitions``, all assets); log its time; raise if it fails."""
+    if code is not None:
+        [run] = run_partitions(code, defs, instance, job_name, [partition], run_config, log)
+        return run
     start = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
@@ -80,10 +137,15 @@ def _run_config_of(job, run_config: RunConfig | None, log_level: str = "INFO") -
 
 
 def main() -> int:
-    defs = build_definitions()
+    settings = Settings.from_env()
+    defs = build_definitions(settings)
     instance = DagsterInstance.get()
+    code = None
+    if executor_by_name(settings.executor) is not in_process_executor:
+        code = CodeLocation()
+        print(f"Runs go through the {settings.executor} executor.")
     start = time.perf_counter()
-    materialize_all(defs, instance)
+    materialize_all(defs, instance, code=code)
     storage = defs.resources["storage"]
     print(f"\nAll assets materialized in {time.perf_counter() - start:.0f} s.")
     frame = read_parquet(storage.comparison_path)

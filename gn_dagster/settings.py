@@ -10,6 +10,9 @@ scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
 - ``GN_TRAIN_PROMPTS`` / ``GN_EVAL_PROMPTS`` [packaged digits prompts]: prompt sources.
 - ``GN_NUM_SHARDS`` [8]: hash shards of a training prompt file (1-99).
 - ``GN_EXECUTOR`` [in_process]: ``in_process``, ``multiprocess``, ``k8s`` or ``celery``.
+- ``GN_EXECUTOR_CONFIG`` [none]: a YAML file whose ``execution: config:`` configures that
+  executor for every run, however launched (``deploy/celery/executor.yaml``,
+  ``deploy/k8s/executor.yaml``).
 - ``GN_TRAIN_CRON`` [0 3 * * *], ``GN_CRON_TIMEZONE`` [UTC]: when retraining may run.
 - ``GN_OBSERVE_CRON`` [0 * * * *]: when the prompt sources are re-observed.
 - ``GN_SENSOR_INTERVAL`` [30]: seconds between prompt-sensor ticks.
@@ -57,6 +60,7 @@ class Settings:
     eval_prompts: str = ""
     num_shards: int = 8
     executor: str = "in_process"
+    executor_config: str = ""
     train_cron: str = "0 3 * * *"
     cron_timezone: str = "UTC"
     observe_cron: str = "0 * * * *"
@@ -106,6 +110,7 @@ _VARIABLES = {
     "eval_prompts": "GN_EVAL_PROMPTS",
     "num_shards": "GN_NUM_SHARDS",
     "executor": "GN_EXECUTOR",
+    "executor_config": "GN_EXECUTOR_CONFIG",
     "train_cron": "GN_TRAIN_CRON",
     "cron_timezone": "GN_CRON_TIMEZONE",
     "observe_cron": "GN_OBSERVE_CRON",

@@ -3,6 +3,10 @@
     accelerate launch --config_file deploy/accelerate/multi_gpu.yaml \\
         -m gn_dagster.train_cli npnet --config '{"steps": 20000, "batch_size": 64}'
 
+or in N CPU processes (gloo) with GN_DEVICE=cpu: ``accelerate launch --multi_gpu
+--num_processes N -m gn_dagster.train_cli ...`` (accelerate's torchrun launcher; its
+``--cpu`` flag starts a single process unless mpirun is set up).
+
 Reads the same inputs as the model asset (the noise-sequence store and base model under
 GN_STORAGE_ROOT, the profile from GN_PROFILE and its variables), trains with DDP across the
 launched processes, writes the same checkpoint from the main process only, and reports the
@@ -21,6 +25,7 @@ from dagster import AssetMaterialization, DagsterInstance, Definitions
 from gn_dagster.defs.golden_noise.assets import asset_config_class, train_checkpoint
 from gn_dagster.partitions import registered_shards
 from gn_models.golden_noise.registry import MODEL_CLASSES
+from gn_models.utils.training import use_cpu
 
 
 def main(
@@ -53,6 +58,8 @@ def main(
 
         defs = build_definitions()
     resources = defs.resources
+    # Before anything builds the distributed state: on the CPU, join the launched processes.
+    state = PartialState(cpu=use_cpu(resources["compute"].device))
     instance = instance or DagsterInstance.get()
     result = train_checkpoint(
         cls,
@@ -63,12 +70,11 @@ def main(
         resources["compute"].device,
         registered_shards(instance),
     )
-    if PartialState().is_main_process:
+    if state.is_main_process:
         instance.report_runless_asset_event(
             AssetMaterialization(
                 asset_key=args.model,
-                description=f"trained by gn_dagster.train_cli ({PartialState().num_processes} "
-                "process(es))",
+                description=f"trained by gn_dagster.train_cli ({state.num_processes} process(es))",
                 metadata=result.metadata,
                 tags={"dagster/data_version": result.data_version.value},
             )

@@ -5,6 +5,12 @@ pairs [x_T, x'_1], sequence models (N, n+1, C, H, W). Accelerate runs the loop (
 more GPUs, mixed precision via ``accelerate launch``), with a validation split, early stopping
 on the validation loss (the best weights are kept) and tqdm progress.
 
+Several processes (DDP) split each batch: ``batch_size`` is the global batch whatever the
+number of processes, and each process weighs its share's loss so that the averaged gradient
+is the whole batch's, so a config trains alike on one process or several. Every process holds
+the same weights and the whole validation split; the logged losses are means over the
+processes, so all of them take the same early-stopping decisions.
+
 Reproducible: ``TrainingConfig.seed`` seeds the initialisation, the split, the batch order and
 the randomness inside the loss; with the same data (in the same order), seed and torch CPU
 threads a run gives the same weights. Timings stay in ``TrainingLog.seconds``, out of the
@@ -74,6 +80,7 @@ class TrainingLog:
     stopped_early: bool = False
     num_train: int = 0
     num_val: int = 0
+    num_processes: int = 1  # DDP processes that trained (not in the checkpoint)
     reward_steps: list[int] = field(default_factory=list)  # checkpoints scored by the filter
     reward_scores: list[float] = field(default_factory=list)  # their validation filter reward
     chosen_step: int = 0  # the kept checkpoint (best_step when chosen by MSE)
@@ -183,12 +190,16 @@ def train_noise_model(
     (prompt_index (N,) int64).
 
     ``config.seed`` seeds the split and the batch order (a generator of their own) and torch's
-    global generators, which the loss draws from (dropout, NoiseTransformer's transition).
+    global generators, which the loss draws from (dropout, NoiseTransformer's transition);
+    under DDP those are seeded ``seed + process index``, so processes draw independently.
 
     Without ``select`` the weights with the best validation MSE are kept. With it, the
     weights every ``reward_every`` steps, at the end and at the best validation MSE are
     candidates: ``select(model, validation indices)`` scores each by the filter reward of its
     best rollouts, and the best candidate's weights and rollout lengths are kept.
+
+    Under a multi-process launch every process must call this with the same arguments;
+    each trains on its share of every batch (``config.batch_size`` is the global batch).
 
     Returns the log; ``model`` ends in eval mode with the chosen weights.
 
@@ -200,36 +211,44 @@ def train_noise_model(
             f"Need at least 2 kept noise sequences to train and validate, got {len(sequences)}. "
             "Add prompts or seeds, or lower the keep margin."
         )
-    torch.manual_seed(config.seed)  # randomness inside the loss, on every device
+    accelerator = make_accelerator(device)
+    torch.manual_seed(config.seed + accelerator.process_index)  # randomness inside the loss
     generator = torch.Generator().manual_seed(config.seed)
     order = torch.randperm(len(sequences), generator=generator)
     n_val = max(1, round(config.val_fraction * len(sequences)))
     val, train = order[:n_val], order[n_val:]
-    accelerator = make_accelerator(device)
-    loader = DataLoader(
+    loader = DataLoader(  # not prepared: every process draws the same global batches
         TensorDataset(sequences[train], prompt_index[train]),
         batch_size=config.batch_size,
         shuffle=True,
         generator=generator,
     )
     optimizer, schedule = adamw_cosine(model, config.learning_rate, config.steps)
-    wrapped, optimizer, loader = accelerator.prepare(_TrainingLoss(model), optimizer, loader)
+    wrapped, optimizer = accelerator.prepare(_TrainingLoss(model), optimizer)
     embeds = embeds.to(accelerator.device)
     val_seq = sequences[val].to(accelerator.device)
     val_cond = embeds.index(prompt_index[val].to(accelerator.device))
     log = TrainingLog(
         num_train=len(train),
         num_val=len(val),
+        num_processes=accelerator.num_processes,
         identity_val_loss=F.mse_loss(val_seq[:, :-1], val_seq[:, 1:]).item(),
     )
     candidates = _Candidates(select, val, log)
     best_state, step, bad_evals = None, 0, 0
     start = time.perf_counter()
-    progress = tqdm(total=config.steps, desc=f"train {model.kind}", mininterval=5)
+    progress = tqdm(
+        total=config.steps,
+        desc=f"train {model.kind}",
+        mininterval=5,
+        disable=not accelerator.is_main_process,
+    )
     while step < config.steps and bad_evals < config.patience:
         for sequence, idx in loader:
             wrapped.train()
-            loss = wrapped(sequence, *embeds.index(idx).astuple())
+            rows, weight = _share(len(sequence), accelerator)
+            cond = embeds.index(idx[rows].to(accelerator.device))
+            loss = wrapped(sequence[rows].to(accelerator.device), *cond.astuple()) * weight
             accelerator.backward(loss)
             optimizer.step()
             schedule.step()
@@ -237,11 +256,12 @@ def train_noise_model(
             step += 1
             progress.update()
             log.train_steps.append(step)
-            log.train_loss.append(loss.item())
+            log.train_loss.append(_process_mean(accelerator, loss.item()))
             require_finite_loss(log.train_loss[-1], f"training {model.kind}", step)
             if step % config.eval_every == 0 or step == config.steps:
                 log.val_steps.append(step)
-                log.val_loss.append(_validation_loss(model, val_seq, val_cond))
+                val_loss = _validation_loss(model, val_seq, val_cond)
+                log.val_loss.append(_process_mean(accelerator, val_loss))
                 if log.val_loss[-1] < log.best_val_loss:
                     log.best_val_loss, log.best_step, bad_evals = log.val_loss[-1], step, 0
                     best_state = copy.deepcopy(model.state_dict())
@@ -299,6 +319,25 @@ class _TrainingLoss(torch.nn.Module):
         return self.model.training_loss(
             sequence, PromptEmbeds(prompt_embeds, attention_mask, pooled)
         )
+
+
+def _share(batch_size: int, accelerator) -> tuple[slice, float]:
+    """This process's rows of a global batch (contiguous; shares differ by one row at most)
+    and the weight of its mean loss that makes DDP's mean over the processes the batch's mean
+    loss (``training_loss`` is a mean over rows). A process left without rows takes the first
+    with weight 0: DDP needs every process in every step."""
+    world, rank = accelerator.num_processes, accelerator.process_index
+    start, stop = rank * batch_size // world, (rank + 1) * batch_size // world
+    if start == stop:
+        return slice(0, 1), 0.0
+    return slice(start, stop), (stop - start) * world / batch_size
+
+
+def _process_mean(accelerator, value: float) -> float:
+    """The mean of ``value`` over the processes (``value`` itself with one process)."""
+    if accelerator.num_processes == 1:
+        return value
+    return accelerator.reduce(torch.tensor(value, device=accelerator.device), "mean").item()
 
 
 @torch.no_grad()

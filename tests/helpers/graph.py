@@ -102,11 +102,15 @@ def tiny_settings(root: Path, **overrides) -> Settings:
     return Settings(**values)
 
 
-def graph_definitions(root: Path, **resources) -> Definitions:
-    """The tiny digits graph under ``root`` (a small base model); ``resources`` replace the
-    profile's."""
-    tiny = {
+def tiny_resources() -> dict:
+    """The profile's resources that the tiny graph replaces: a small base model and judge."""
+    return {
         "diffusion": DiffusionResource(kind="digits", settings=TINY_BASE_MODEL),
         "judge_reward": RewardResource(kind="digit_cnn", settings=TINY_JUDGE),
     }
-    return build_definitions(tiny_settings(root), **(tiny | resources))
+
+
+def graph_definitions(root: Path, **resources) -> Definitions:
+    """The tiny digits graph under ``root`` (a small base model); ``resources`` replace the
+    profile's."""
+    return build_definitions(tiny_settings(root), **(tiny_resources() | resources))

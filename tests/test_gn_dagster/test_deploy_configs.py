@@ -12,6 +12,7 @@ The validators also run on broken copies, each of which must fail with the expec
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -125,19 +126,21 @@ def k8s_launcher(ref: InstanceRef, tmp_path: Path):
     ).rehydrate(K8sRunLauncher)
 
 
-def validate_run_config_file(path: Path, executor: str, graphs: dict[str, Definitions]) -> dict:
-    """The executor block against the executor's schema; the whole file against every job of
-    every profile's graph built with that executor (resources and ops must exist and
-    validate). Returns the processed executor config."""
+def validate_executor_file(path: Path, executor: str, graphs: dict[str, Definitions]) -> dict:
+    """The file's ``execution: config:`` against the executor's schema; then the executor
+    configured by the file (GN_EXECUTOR_CONFIG) runs every job of every profile's graph with
+    an empty run config, as runs launched by sensors and schedules have. Returns the processed
+    executor config."""
     run_config = yaml.safe_load(path.read_text())
-    executor_def = executor_by_name(executor)
+    unknown = set(run_config) - {"execution"}
+    assert not unknown, f"{path} holds more than the executor's config: {unknown}"
     result = process_config(
-        executor_def.config_schema.config_type, run_config["execution"]["config"]
+        executor_by_name(executor).config_schema.config_type, run_config["execution"]["config"]
     )
     if not result.success:
         raise DagsterInvalidConfigError(f"{path} execution", result.errors, run_config)
     for graph in graphs.values():
-        _validate_against_graph(path, run_config, executor_def, graph)
+        _validate_against_graph(path, {}, executor_by_name(executor, str(path)), graph)
     return result.value
 
 
@@ -172,7 +175,7 @@ def k8s_step_pod(path: Path, graphs: dict[str, Definitions], tmp_path: Path):
     from dagster_k8s.container_context import K8sContainerContext
     from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
 
-    executor = validate_run_config_file(path, "k8s", graphs)
+    executor = validate_executor_file(path, "k8s", graphs)
     ref, _ = load_instance(DEPLOY / "k8s", tmp_path)
     launcher = k8s_launcher(ref, tmp_path)
     step_context = K8sContainerContext(
@@ -198,7 +201,7 @@ def celery_app_conf(path: Path, graphs: dict[str, Definitions]):
     from dagster_celery.executor import CeleryExecutor
     from dagster_celery.make_app import make_app
 
-    executor = validate_run_config_file(path, "celery", graphs)
+    executor = validate_executor_file(path, "celery", graphs)
     worker = get_validated_config(str(path))  # the worker CLI's own validation of the file
     assert worker["broker"] == executor["broker"]
     app = make_app(
@@ -232,10 +235,11 @@ def test_every_deploy_file_has_a_validator():
     covered = {
         "postgres/dagster.yaml",
         "k8s/dagster.yaml",
-        "k8s/run_config.yaml",
-        "celery/run_config.yaml",
+        "k8s/executor.yaml",
+        "celery/executor.yaml",
         "celery/README.md",
         "accelerate/multi_gpu.yaml",
+        "local/scale-demo.sh",
     }
     found = {str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*") if p.is_file()}
     assert found == covered, f"deploy/ changed: add a check for {found - covered}"
@@ -282,8 +286,8 @@ def test_k8s_instance_builds_the_run_launcher(tmp_path):
     assert "GN_EXECUTOR=k8s" in launcher.env_vars  # run pods load the k8s_job_executor
 
 
-def test_k8s_run_config_gives_each_step_one_gpu(graphs, tmp_path):
-    pod, executor, context = k8s_step_pod(DEPLOY / "k8s/run_config.yaml", graphs, tmp_path)
+def test_k8s_executor_gives_each_step_one_gpu(graphs, tmp_path):
+    pod, executor, context = k8s_step_pod(DEPLOY / "k8s/executor.yaml", graphs, tmp_path)
     container = pod.containers[0]
     assert str(container.resources.limits["nvidia.com/gpu"]) == "1"
     assert executor["max_concurrent"] >= 1
@@ -291,12 +295,26 @@ def test_k8s_run_config_gives_each_step_one_gpu(graphs, tmp_path):
     env = {e.name for e in container.env}
     assert {"DAGSTER_PG_PASSWORD", "DAGSTER_PG_USERNAME", "DAGSTER_PG_HOST", "GN_EXECUTOR"} <= env
     assert container.image == ENV["GN_IMAGE"]
-    run_config = yaml.safe_load((DEPLOY / "k8s/run_config.yaml").read_text())
-    assert run_config["resources"]["compute"]["config"]["device"] == "cuda"
+    env = {e.name: e.value for e in container.env}
+    assert env["GN_DEVICE"] == "cuda"  # the step pod's one GPU
+    assert env["GN_EXECUTOR_CONFIG"] == "/opt/dagster/dagster_home/executor.yaml"
 
 
-def test_celery_run_config_routes_steps_to_the_gpu_queue(graphs):
-    conf = celery_app_conf(DEPLOY / "celery/run_config.yaml", graphs)
+def test_k8s_instance_is_the_tested_postgres_instance(tmp_path):
+    """The storage, queue and pool settings that test_postgres_instance and
+    test_celery_executor run against a real server are the cluster's too."""
+    postgres = yaml.safe_load((DEPLOY / "postgres/dagster.yaml").read_text())
+    k8s = yaml.safe_load((DEPLOY / "k8s/dagster.yaml").read_text())
+    assert k8s["storage"] == postgres["storage"]
+    assert k8s["run_coordinator"] == postgres["run_coordinator"]
+    assert (
+        k8s["concurrency"]["pools"]["granularity"]
+        == postgres["concurrency"]["pools"]["granularity"]
+    )
+
+
+def test_celery_executor_routes_steps_to_the_gpu_queue(graphs):
+    conf = celery_app_conf(DEPLOY / "celery/executor.yaml", graphs)
     assert conf.broker_url == ENV["DAGSTER_CELERY_BROKER_URL"]
     assert conf.task_default_queue == "gpu"
     # A step's `dagster-celery/queue` tag would override the default queue: none may.
@@ -304,6 +322,17 @@ def test_celery_run_config_routes_steps_to_the_gpu_queue(graphs):
         for job in graph.jobs:
             for node in graph.resolve_job_def(job.name).graph.nodes:
                 assert node.tags.get("dagster-celery/queue", "gpu") == "gpu", node.name
+
+
+def test_scale_demo_script_uses_the_tested_files():
+    """`make scale-demo` parses as bash and brings up what test_celery_executor tests: the
+    Postgres instance file, the Celery executor file, workers on the `gpu` queue."""
+    script = DEPLOY / "local/scale-demo.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    text = script.read_text()
+    for needed in ("deploy/postgres/dagster.yaml", "deploy/celery/executor.yaml", "-q gpu"):
+        assert needed in text, needed
+    assert "GN_EXECUTOR=celery" in text and "trap stop_all EXIT" in text
 
 
 def test_accelerate_multi_gpu():
@@ -413,7 +442,7 @@ def test_broken_instance_files_fail(case, tmp_path):
         load_instance(broken, tmp_path)
 
 
-RUN_CONFIG_BREAKS = {
+EXECUTOR_BREAKS = {
     "k8s key typo": (
         "k8s",
         _set("execution.config.max_concurent", 4),
@@ -439,29 +468,21 @@ RUN_CONFIG_BREAKS = {
         "V1Toleration: {'kee'}",
     ),
     "celery key typo": ("celery", _set("execution.config.brokr", "redis://x"), Invalid, "brokr"),
-    "unknown resource": (
+    "run config beside the executor's": (
         "celery",
-        _set("resources.profil", {"config": {"device": "cuda"}}),
+        _set("resources.compute", {"config": {"device": "cuda"}}),
         AssertionError,
-        "profil",
+        "more than the executor's config",
     ),
-    "unknown resource field": (
-        "k8s",
-        _set("resources.compute.config.devices", "cuda"),
-        Invalid,
-        '"devices"',
-    ),
-    "unknown asset": ("k8s", _set("ops.npnet2", {"config": {}}), AssertionError, "npnet2"),
-    "asset config typo": ("celery", _set("ops.npnet", {"config": {"stepz": 1}}), Invalid, "stepz"),
 }
 
 
-@pytest.mark.parametrize("case", list(RUN_CONFIG_BREAKS))
-def test_broken_run_configs_fail(case, graphs, tmp_path):
-    executor, mutate, error, pattern = RUN_CONFIG_BREAKS[case]
-    doc = yaml.safe_load((DEPLOY / executor / "run_config.yaml").read_text())
+@pytest.mark.parametrize("case", list(EXECUTOR_BREAKS))
+def test_broken_executor_files_fail(case, graphs, tmp_path):
+    executor, mutate, error, pattern = EXECUTOR_BREAKS[case]
+    doc = yaml.safe_load((DEPLOY / executor / "executor.yaml").read_text())
     mutate(doc)
-    broken = tmp_path / "run_config.yaml"
+    broken = tmp_path / "executor.yaml"
     broken.write_text(yaml.safe_dump(doc))
     with pytest.raises(error, match=pattern):
         if executor == "k8s":
@@ -513,6 +534,40 @@ def test_executor_by_name(monkeypatch):
     assert build_definitions().executor is celery_executor
     monkeypatch.delenv("GN_EXECUTOR")
     assert build_definitions().executor is in_process_executor
+
+
+def test_executor_file_configures_every_run(tmp_path, monkeypatch):
+    """GN_EXECUTOR_CONFIG: the definitions' executor carries the file's config."""
+    from gn_dagster.definitions import build_definitions
+
+    monkeypatch.setenv("GN_EXECUTOR", "celery")
+    monkeypatch.setenv("GN_EXECUTOR_CONFIG", str(DEPLOY / "celery/executor.yaml"))
+    executor = build_definitions().executor
+    assert executor.name == "celery"
+    resolved = executor.config_schema.resolve_config({})  # a run launched with no run config
+    assert resolved.success, resolved.errors
+    config = resolved.value["config"]
+    assert config["broker"] == ENV["DAGSTER_CELERY_BROKER_URL"]
+    assert config["config_source"]["task_default_queue"] == "gpu"
+
+
+@pytest.mark.parametrize(
+    "content,pattern",
+    [
+        (None, "cannot read the file"),
+        ("execution: [", "is not YAML"),
+        ("resources: {}", "no `execution: config:`"),
+        ("execution:\n  config: 3", "no `execution: config:`"),
+    ],
+    ids=["missing", "not yaml", "no execution", "config not a mapping"],
+)
+def test_bad_executor_files_are_named(content, pattern, tmp_path):
+    path = tmp_path / "executor.yaml"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=pattern) as error:
+        executor_by_name("celery", str(path))
+    assert "GN_EXECUTOR_CONFIG" in str(error.value) and str(path) in str(error.value)
 
 
 @pytest.mark.parametrize("name", ["kubernetes", "dask", "in process"])

@@ -76,7 +76,8 @@ def train_checkpoint(
     CPU threads go to the metadata only.
 
     Under ``accelerate launch`` (several processes, one GPU each) every process trains its
-    share of each batch (DDP) and only the main process writes the checkpoint.
+    share of each batch (DDP) and only the main process writes the checkpoint; the others
+    wait for it and return no data version (``None``) and no ``storage_version``.
     """
     targets = to_dataclass(OneStepTargets, config) if cls.one_step else None
     data = load_training_sequences(storage.noise_sequence_store, shard_keys, targets)
@@ -94,10 +95,12 @@ def train_checkpoint(
         selection=to_dataclass(RolloutSelection, config),
     )
     directory, version, stored = storage.checkpoint_dir(cls.kind), None, None
-    if PartialState().is_main_process:
+    state = PartialState()
+    if state.is_main_process:
         with staged_folder(directory) as stage:
             model.cpu().save(stage.path, training=log.summary())
             version, stored = DataVersion(digest_tree(stage.path)), stage.version
+    state.wait_for_everyone()  # no process returns before the checkpoint is published
     return MaterializeResult(
         data_version=version,
         metadata={
@@ -116,6 +119,7 @@ def train_checkpoint(
             "stopped_early": log.stopped_early,
             "identity_val_loss": log.identity_val_loss,
             "train_seconds": round(log.seconds, 1),
+            "num_processes": log.num_processes,
             "torch_threads": torch.get_num_threads(),
             "loss_curve": loss_plot(log, cls.kind),
             **rollout_metadata(log),

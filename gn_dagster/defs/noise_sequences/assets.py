@@ -158,6 +158,7 @@ def noise_sequences(
             **truncation_metadata(backend, shard_prompts, context.log),
             **sequence_metadata(data, collection),
             "samples_per_second": round(len(data) / seconds, 2),
+            "device": compute.torch_device(),
             "unet_calls": backend.unet_calls - calls,
             "unet_rows": backend.unet_rows - rows,
             "reward": attrs["reward"],
