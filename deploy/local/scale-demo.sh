@@ -4,8 +4,9 @@
 # (deploy/celery/README.md; GN_DEVICE per worker: cuda:0 and cuda:1 when there are two GPUs,
 # else the CPU), materializes the demo through them (GN_EXECUTOR=celery: every step is a
 # Celery task; the shards' collection runs go at once, so both workers take steps), and takes
-# everything down again. Servers listen on 127.0.0.1 only; all state is under .scale/ (the
-# artifacts, the instance's Postgres data, the logs), removed by the next run or `make clean`.
+# everything down again. Servers listen on 127.0.0.1 only; state is under .scale/ (the
+# artifacts, the instance's Postgres data, the logs; as root the Postgres data is in
+# /var/tmp/golden-noise-pg-*), replaced by the next run.
 # Browse the result: `make scale-ui` starts the servers again with the webserver.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,8 +21,14 @@ pg_bin=$(dirname "$(readlink -f "$(command -v initdb || ls /usr/lib/postgresql/*
 command -v redis-server > /dev/null || { echo "redis-server is missing: apt-get install redis-server" >&2; exit 1; }
 [ -x "$pg_bin/initdb" ] || { echo "the PostgreSQL server is missing: apt-get install postgresql" >&2; exit 1; }
 as_postgres() {  # Postgres refuses to run as root
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
+# As root the server runs as `postgres`, which may not reach a checkout in a private folder
+# (a fresh clone under a mode-700 temporary directory): its data then lives in /var/tmp.
+PG_DIR=$STATE/pg
+if [ "$(id -u)" -eq 0 ]; then
+  PG_DIR=/var/tmp/golden-noise-pg-$(echo "$STATE" | md5sum | cut -c1-8)
+fi
 
 export DAGSTER_HOME=$STATE/dagster_home GN_STORAGE_ROOT=$STATE/artifacts
 export DAGSTER_PG_USERNAME=gn DAGSTER_PG_PASSWORD="" DAGSTER_PG_HOST=127.0.0.1 DAGSTER_PG_PORT=$PG_PORT
@@ -35,20 +42,20 @@ stop_all() {
   [ -n "${workers:-}" ] && kill -TERM -- $(for pid in $workers; do echo "-$pid"; done) 2> /dev/null
   [ -n "${workers:-}" ] && wait $workers 2> /dev/null
   [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2> /dev/null && wait "$redis_pid" 2> /dev/null
-  as_postgres "$pg_bin/pg_ctl" -D "$STATE/pg" -m fast stop > /dev/null 2>&1
+  as_postgres "$pg_bin/pg_ctl" -D "$PG_DIR/data" -m fast stop > /dev/null 2>&1
   echo "scale-demo: servers and workers stopped (state in $STATE)"
 }
 trap stop_all EXIT
 
 if [ "$MODE" = demo ]; then
-  rm -rf "$STATE"
-  mkdir -p "$STATE/logs" "$DAGSTER_HOME"
+  rm -rf "$STATE" "$PG_DIR"
+  mkdir -p "$STATE/logs" "$DAGSTER_HOME" "$PG_DIR"
   cp deploy/postgres/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$STATE" && mkdir -p "$STATE/pg" && chown postgres "$STATE/pg"
-  as_postgres "$pg_bin/initdb" -D "$STATE/pg" -U gn --auth=trust -E UTF8 > "$STATE/logs/initdb.log"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR"
+  as_postgres "$pg_bin/initdb" -D "$PG_DIR/data" -U gn --auth=trust -E UTF8 > "$STATE/logs/initdb.log"
 fi
-as_postgres "$pg_bin/pg_ctl" -D "$STATE/pg" -l "$STATE/postgres.log" -w start \
-  -o "-p $PG_PORT -k $STATE/pg -c listen_addresses=127.0.0.1" > /dev/null
+as_postgres "$pg_bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w start \
+  -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" > /dev/null
 [ "$MODE" = demo ] && "$pg_bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U gn golden_noise
 echo "scale-demo: Postgres on 127.0.0.1:$PG_PORT"
 
