@@ -26,10 +26,8 @@ from dagster import (
 )
 
 from gn_dagster.definitions import build_definitions
-from gn_dagster.executors import executor_by_name
 from gn_dagster.launch import CodeLocation, run_in_processes
 from gn_dagster.partitions import new_shards, prompt_shards, registered_shards
-from gn_dagster.settings import Settings
 from gn_models.evaluation.comparison import comparison_markdown, extra_time, is_chain_row
 from gn_models.utils.tables import read_parquet
 from gn_models.utils.versions import current
@@ -137,13 +135,12 @@ def _run_config_of(job, run_config: RunConfig | None, log_level: str = "INFO") -
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    defs = build_definitions(settings)
+    defs = build_definitions()
     instance = DagsterInstance.get()
     code = None
-    if executor_by_name(settings.executor) is not in_process_executor:
+    if defs.executor is not in_process_executor:
         code = CodeLocation()
-        print(f"Runs go through the {settings.executor} executor.")
+        print(f"Runs go through the {defs.executor.name} executor.")
     start = time.perf_counter()
     materialize_all(defs, instance, code=code)
     storage = defs.resources["storage"]
