@@ -66,7 +66,9 @@ def cluster(tmp_path_factory):
             for shard in shards:
                 run_job(defs, instance, "collect_noise_sequences", shard, **quiet)
             reference = {s: latest_materialization(instance, NOISE, s).version for s in shards}
-            workers = start_workers(DEVICES, pg | broker | graph, root / "logs")
+            # The first two noise steps must run at once: in both workers (helpers.scale_defs).
+            rendezvous = {"GN_TEST_RENDEZVOUS": str(root / "rendezvous")}
+            workers = start_workers(DEVICES, pg | broker | graph | rendezvous, root / "logs")
             try:
                 yield defs, instance, shards, reference, workers
             finally:
