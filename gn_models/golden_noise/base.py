@@ -7,7 +7,7 @@ shape, so the pipeline treats them alike. Training data are noise sequences
 
 Adding a model: one file in this package holding ``<Name>Config`` (a dataclass whose defaults
 are the graph's defaults) and ``<Name>(GoldenNoiseModel)`` with ``kind`` = the file name,
-``config_class``, ``data_fields``, ``from_data`` and ``forward``; then one line in
+``config_class``, ``data_fields``, ``data_values`` and ``forward``; then one line in
 ``gn_models.golden_noise.registry``. The pipeline makes its asset, its Dagster config (the
 config's fields but ``data_fields``, plus ``TrainingConfig`` with ``training_defaults``), its
 checkpoint check and its evaluation rows from that.
@@ -15,7 +15,7 @@ checkpoint check and its evaluation rows from that.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,6 +65,22 @@ class GoldenNoiseModel(nn.Module):
         self.rollout_lengths: dict[str, int] = {}
 
     @classmethod
+    def data_values(
+        cls, latent_shape: tuple[int, int, int], embeds: PromptEmbeds, num_redenoise: int
+    ) -> dict[str, int]:
+        """The ``data_fields`` values that data of these shapes imply.
+
+        Args:
+            latent_shape: (C, H, W) of x_T.
+            embeds: prompt embeddings, prompt_embeds (N, L, D) and pooled (N, D'), float32.
+            num_redenoise: n, the chain length of the training sequences (1 for pairs).
+
+        Returns:
+            {field: value} for every name in ``data_fields``.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not define data_values.")
+
+    @classmethod
     def from_data(
         cls,
         config: Any,
@@ -72,16 +88,27 @@ class GoldenNoiseModel(nn.Module):
         embeds: PromptEmbeds,
         num_redenoise: int,
     ) -> GoldenNoiseModel:
-        """The model for this training data: ``config`` with its ``data_fields`` set.
+        """The model for this training data: ``config`` with its ``data_fields`` set from
+        ``data_values`` (arguments as there)."""
+        return cls(replace(config, **cls.data_values(latent_shape, embeds, num_redenoise)))
 
-        Args:
-            config: an instance of ``config_class`` (its data fields are replaced).
-            latent_shape: (C, H, W) of x_T.
-            embeds: prompt embeddings of the training prompts, prompt_embeds (N, L, D) and
-                pooled (N, D'), float32.
-            num_redenoise: n, the chain length of the training sequences (1 for pairs).
-        """
-        raise NotImplementedError(f"{cls.__name__} does not define from_data.")
+    def input_mismatches(
+        self, latent_shape: tuple[int, int, int], embeds: PromptEmbeds
+    ) -> dict[str, tuple[int, int]]:
+        """Where a pipeline's x_T (C, H, W) and prompt embeddings differ from what this model
+        was built for: {data field: (the model's value, the pipeline's)}, empty when they fit.
+        The chain length (``num_steps``) is not an input shape and never differs. Models that
+        define only ``from_data`` (not ``data_values``) cannot be checked: empty."""
+        num_steps = getattr(self.config, "num_steps", 1)
+        try:
+            values = self.data_values(latent_shape, embeds, num_steps)
+        except NotImplementedError:
+            return {}
+        return {
+            name: (getattr(self.config, name), value)
+            for name, value in values.items()
+            if getattr(self.config, name) != value
+        }
 
     def training_loss(self, sequence: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
         """Loss on a batch of sequences (B, n+1, C, H, W); one-step models: MSE(f(x_T), x'_1)."""

@@ -9,7 +9,7 @@ so an untrained model returns x_T unchanged (as NPNet starts from SVD(x_T) with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -68,8 +68,8 @@ class FiLMNoiseNet(GoldenNoiseModel):
     training_defaults = {"target_state": 5, "rollout_lengths": [1], "steps": 1000}
 
     @classmethod
-    def from_data(cls, config, latent_shape, embeds, num_redenoise) -> FiLMNoiseNet:
-        return cls(replace(config, channels=latent_shape[0], embed_dim=embeds.pooled.shape[1]))
+    def data_values(cls, latent_shape, embeds, num_redenoise) -> dict[str, int]:
+        return {"channels": latent_shape[0], "embed_dim": embeds.pooled.shape[1]}
 
     def __init__(self, config: FiLMNoiseNetConfig):
         super().__init__()

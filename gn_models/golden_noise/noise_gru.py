@@ -11,7 +11,7 @@ prior of a noise state).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -76,15 +76,12 @@ class NoiseGRU(SequenceNoiseModel):
     training_defaults = {"steps": 400, "batch_size": 32, "learning_rate": 2e-3}
 
     @classmethod
-    def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NoiseGRU:
-        return cls(
-            replace(
-                config,
-                channels=latent_shape[0],
-                embed_dim=embeds.pooled.shape[1],
-                num_steps=num_redenoise,
-            )
-        )
+    def data_values(cls, latent_shape, embeds, num_redenoise) -> dict[str, int]:
+        return {
+            "channels": latent_shape[0],
+            "embed_dim": embeds.pooled.shape[1],
+            "num_steps": num_redenoise,
+        }
 
     def __init__(self, config: NoiseGRUConfig):
         super().__init__()

@@ -10,7 +10,7 @@ samples one transition per sequence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -70,15 +70,12 @@ class NoiseTransformer(SequenceNoiseModel):
     training_defaults = {"learning_rate": 5e-4, "steps": 800}
 
     @classmethod
-    def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NoiseTransformer:
-        return cls(
-            replace(
-                config,
-                channels=latent_shape[0],
-                embed_dim=embeds.prompt_embeds.shape[2],
-                num_steps=num_redenoise,
-            )
-        )
+    def data_values(cls, latent_shape, embeds, num_redenoise) -> dict[str, int]:
+        return {
+            "channels": latent_shape[0],
+            "embed_dim": embeds.prompt_embeds.shape[2],
+            "num_steps": num_redenoise,
+        }
 
     def __init__(self, config: NoiseTransformerConfig):
         super().__init__()

@@ -211,12 +211,17 @@ class NPNet(GoldenNoiseModel):
         self.beta = nn.Parameter(torch.zeros(()))
 
     @classmethod
+    def data_values(cls, latent_shape, embeds, num_redenoise) -> dict[str, int]:
+        """The latent shape and prompt_embeds (B, L, D): NPNet is built for one size."""
+        c, h, w = latent_shape
+        _, tokens, dim = embeds.prompt_embeds.shape
+        return {"channels": c, "height": h, "width": w, "prompt_tokens": tokens, "embed_dim": dim}
+
+    @classmethod
     def from_data(cls, config, latent_shape, embeds, num_redenoise) -> NPNet:
         """NPNet for this latent shape and prompt_embeds (B, L, D); a Swin-T residual starts
         from ImageNet weights, as in the paper."""
-        c, h, w = latent_shape
-        _, tokens, dim = embeds.prompt_embeds.shape
-        data = {"channels": c, "height": h, "width": w, "prompt_tokens": tokens, "embed_dim": dim}
+        data = cls.data_values(latent_shape, embeds, num_redenoise)
         return cls(replace(config, **data), pretrained_residual=True)
 
     def forward(self, x_T: torch.Tensor, cond: PromptEmbeds) -> torch.Tensor:
@@ -228,55 +233,6 @@ class NPNet(GoldenNoiseModel):
             + self.beta * self.unet_embedding(x + e)
         )
         return golden.to(x_T.dtype)
-
-
-OFFICIAL_KEYS = ("unet_svd", "unet_embedding", "alpha", "beta")
-UNUSED_OFFICIAL = ("bn.",)  # the reference SVD branch holds an unused BatchNorm
-
-
-def load_official_npnet(checkpoint: dict, config: NPNetConfig) -> NPNet:
-    """Build an NPNet from a released .pth dict (keys unet_svd, unet_embedding,
-    embeeding (sic) or embedding, alpha, beta), e.g. ``torch.load(path)`` of the SDXL file.
-
-    Args:
-        checkpoint: the loaded dict.
-        config: shapes of the target (SDXL: channels 4, 128x128, 77 tokens x 2048,
-            residual "swin_t").
-
-    Raises:
-        KeyError: a top-level key is missing.
-        ValueError: a tensor shape differs from ``config`` (names the tensor and both shapes).
-    """
-    text_key = next((k for k in ("embeeding", "embedding") if k in checkpoint), None)
-    missing = [k for k in OFFICIAL_KEYS if k not in checkpoint] + (
-        [] if text_key else ["embeeding"]
-    )
-    if missing:
-        raise KeyError(
-            f"Not an NPNet checkpoint: missing keys {missing} (found {sorted(checkpoint)})."
-        )
-    model = NPNet(config, pretrained_residual=False)
-    state = {
-        f"unet_svd.{k}": v
-        for k, v in checkpoint["unet_svd"].items()
-        if not k.startswith(UNUSED_OFFICIAL)
-    }
-    state |= {f"unet_embedding.{k}": v for k, v in checkpoint["unet_embedding"].items()}
-    state |= {f"text_embedding.{k}": v for k, v in checkpoint[text_key].items()}
-    state |= {
-        "alpha": torch.as_tensor(checkpoint["alpha"]).reshape(()),
-        "beta": torch.as_tensor(checkpoint["beta"]).reshape(()),
-    }
-    expected = model.state_dict()
-    for name, value in state.items():
-        if name in expected and expected[name].shape != value.shape:
-            raise ValueError(
-                f"NPNet checkpoint tensor {name} has shape {tuple(value.shape)}, but the config "
-                f"{config} needs {tuple(expected[name].shape)}. Match the latent size and "
-                "prompt embedding width (L x D) of the checkpoint's model family."
-            )
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def swin_t(pretrained: bool) -> nn.Module:

@@ -6,31 +6,9 @@ from gn_models.golden_noise.npnet import (
     ConvResidual,
     NPNet,
     NPNetConfig,
-    load_official_npnet,
     tile_grid,
 )
-from gn_models.types import PromptEmbeds
-
-
-def cond(batch, tokens=3, dim=8):
-    embeds = torch.randn(batch, tokens, dim)
-    return PromptEmbeds(embeds, torch.ones(batch, tokens, dtype=torch.long), embeds.mean(1))
-
-
-def small(channels=1, height=8, width=8, **kw):
-    return NPNetConfig(
-        channels=channels,
-        height=height,
-        width=width,
-        prompt_tokens=3,
-        embed_dim=8,
-        svd_dim=16,
-        svd_hidden=8,
-        svd_out_hidden=16,
-        svd_heads=4,
-        conv_hidden=8,
-        **kw,
-    )
+from helpers.npnet import cond, small
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (4, 16, 16), (4, 12, 20), (3, 6, 10)])
@@ -86,58 +64,6 @@ def test_save_load_round_trip(tmp_path):
     loaded = NPNet.load(tmp_path / "ckpt")
     x, c = torch.randn(2, 1, 8, 8), cond(2)
     torch.testing.assert_close(loaded(x, c), model.eval()(x, c))
-
-
-def official_layout(model: NPNet, text_key="embeeding") -> dict:
-    """A state dict in the released .pth layout, built from a model of ours."""
-    svd = {k: v.clone() for k, v in model.unet_svd.state_dict().items()}
-    svd |= {
-        "bn.weight": torch.ones(16),
-        "bn.bias": torch.zeros(16),
-        "bn.running_mean": torch.zeros(16),
-        "bn.running_var": torch.ones(16),
-        "bn.num_batches_tracked": torch.tensor(0),
-    }
-    return {
-        "unet_svd": svd,
-        "unet_embedding": model.unet_embedding.state_dict(),
-        text_key: model.text_embedding.state_dict(),
-        "alpha": torch.tensor([0.7]),
-        "beta": torch.tensor([0.2]),
-    }
-
-
-@pytest.mark.parametrize("text_key", ["embeeding", "embedding"])
-def test_official_checkpoint_loader(text_key):
-    source = NPNet(small(4, 8, 8))
-    loaded = load_official_npnet(official_layout(source, text_key), small(4, 8, 8))
-    assert loaded.alpha.item() == pytest.approx(0.7) and loaded.beta.item() == pytest.approx(0.2)
-    with torch.no_grad():
-        source.alpha.fill_(0.7)
-        source.beta.fill_(0.2)
-    x, c = torch.randn(2, 4, 8, 8), cond(2)
-    torch.testing.assert_close(loaded(x, c), source.eval()(x, c))
-
-
-def test_official_loader_errors():
-    checkpoint = official_layout(NPNet(small(4, 8, 8)))
-    with pytest.raises(ValueError, match=r"text_embedding.linear.weight has shape"):
-        load_official_npnet(
-            checkpoint, NPNetConfig(**{**small(4, 8, 8).__dict__, "prompt_tokens": 5})
-        )
-    del checkpoint["alpha"]
-    with pytest.raises(KeyError, match="missing keys"):
-        load_official_npnet(checkpoint, small(4, 8, 8))
-
-
-def test_sdxl_width_official_layout_loads():
-    """SDXL: 4x128x128 latents, 77 x 2048 embeddings, reference widths (conv residual here)."""
-    config = NPNetConfig(channels=4, height=128, width=128, prompt_tokens=77, embed_dim=2048)
-    model = NPNet(config)
-    assert model.unet_svd.mlp1[0].in_features == 256 and model.unet_svd.mlp4[-1].out_features == 256
-    assert model.text_embedding.linear.in_features == 77 * 2048
-    loaded = load_official_npnet(official_layout(model), config)  # unused bn.* is skipped
-    assert loaded.text_embedding.linear.weight.shape == (8, 77 * 2048)
 
 
 def test_the_residual_is_explicit_and_auto_is_an_error():
