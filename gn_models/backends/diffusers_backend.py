@@ -19,7 +19,7 @@ import functools
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import diffusers
 import torch
@@ -41,6 +41,24 @@ from gn_models.utils.validation import AT_LEAST_0, fail, one_of, require
 SUPPORTED_PIPELINES: tuple[type[DiffusionPipeline], ...] = (
     StableDiffusionXLPipeline,
     StableDiffusionPipeline,
+)
+
+
+class PipelineFamily(NamedTuple):
+    """The diffusers pipeline classes (and their subclasses) that one backend accepts."""
+
+    backend: str  # the backend's class name, for messages
+    classes: tuple[type[DiffusionPipeline], ...]
+    description: str  # what the classes have in common, for messages
+
+    def names(self) -> str:
+        return ", ".join(cls.__name__ for cls in self.classes) + " (and subclasses)"
+
+
+SD_FAMILY = PipelineFamily(
+    "DiffusersBackend",
+    SUPPORTED_PIPELINES,
+    "text-to-image UNet pipelines with CLIP text encoders and a 4-channel VAE",
 )
 _DTYPES = {
     "float32": torch.float32,
@@ -104,19 +122,18 @@ class ModelWeightsNotFoundError(FileNotFoundError):
     """
 
 
-def _supported_names() -> str:
-    return ", ".join(cls.__name__ for cls in SUPPORTED_PIPELINES) + " (and subclasses)"
-
-
-def _check_supported(pipeline_class: type | str | None, model: str) -> None:
-    """Raise ValueError unless ``pipeline_class`` (a class or its diffusers name) is supported."""
+def _check_supported(
+    pipeline_class: type | str | None, model: str, family: PipelineFamily = SD_FAMILY
+) -> None:
+    """Raise ValueError unless ``pipeline_class`` (a class or its diffusers name) is one of
+    ``family``'s classes or a subclass."""
     cls = getattr(diffusers, pipeline_class, None) if isinstance(pipeline_class, str) else None
     cls = pipeline_class if isinstance(pipeline_class, type) else cls
-    if not (isinstance(cls, type) and issubclass(cls, SUPPORTED_PIPELINES)):
+    if not (isinstance(cls, type) and issubclass(cls, family.classes)):
         name = getattr(pipeline_class, "__name__", pipeline_class)
         raise ValueError(
-            f"{model} is a {name}; DiffusersBackend supports {_supported_names()} "
-            "(text-to-image UNet pipelines with CLIP text encoders and a 4-channel VAE)."
+            f"{model} is a {name}; {family.backend} supports {family.names()} "
+            f"({family.description})."
         )
 
 
@@ -160,8 +177,10 @@ def load_pipeline(
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype = "auto",
     variant: str | None = None,
-) -> StableDiffusionXLPipeline | StableDiffusionPipeline:
-    """Load an SDXL-class or SD 1.x/2.x pipeline without touching the network.
+    family: PipelineFamily = SD_FAMILY,
+) -> DiffusionPipeline:
+    """Load an SDXL-class or SD 1.x/2.x pipeline (or another ``family``'s) without touching
+    the network.
 
     Args:
         model: a directory with ``model_index.json`` or a Hub repo id already in the
@@ -169,6 +188,7 @@ def load_pipeline(
         device: where the pipeline's modules go.
         dtype: "auto" (float16 on CUDA, float32 on CPU), "float32", "float16", "bfloat16".
         variant: weight file variant, e.g. "fp16" for ``*.fp16.safetensors``.
+        family: the pipeline classes accepted (``SD_FAMILY``; ``dit_backend.DIT_FAMILY``).
 
     Returns:
         The pipeline on ``device`` with its progress bar off. Pipeline defaults are kept: an
@@ -187,7 +207,7 @@ def load_pipeline(
         index = DiffusionPipeline.load_config(model, local_files_only=True)
     except (OSError, ValueError) as err:  # ValueError: huggingface_hub's HFValidationError
         raise ModelWeightsNotFoundError(_missing_weights_message(model, variant, err)) from err
-    _check_supported(index.get("_class_name"), model)
+    _check_supported(index.get("_class_name"), model, family)
     try:
         pipe = DiffusionPipeline.from_pretrained(
             model, torch_dtype=torch_dtype, local_files_only=True, variant=variant
@@ -198,7 +218,7 @@ def load_pipeline(
         if "variant" not in str(err):
             raise
         raise ModelWeightsNotFoundError(_missing_weights_message(model, variant, err)) from err
-    _check_supported(type(pipe), model)
+    _check_supported(type(pipe), model, family)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
@@ -244,6 +264,8 @@ class DiffusersBackend(DiffusionBackend):
 
     kind = "diffusers"
     config_class = DiffusersBackendConfig
+    family: ClassVar[PipelineFamily] = SD_FAMILY  # the pipeline classes accepted
+    denoiser_attr: ClassVar[str] = "unet"  # the pipeline's denoising network
 
     def __init__(
         self,
@@ -253,23 +275,46 @@ class DiffusersBackend(DiffusionBackend):
         sampler: str = "ddim",
         sampler_config: dict[str, Any] | None = None,
     ):
-        _check_supported(type(pipe), "the given pipeline")
-        self.pipe = pipe
+        _check_supported(type(pipe), "the given pipeline", self.family)
         self.unet = pipe.unet
-        self.vae = pipe.vae
         self.is_sdxl = isinstance(pipe, StableDiffusionXLPipeline)
-        self.device = self.unet.device
-        self.dtype = self.unet.dtype
+        self._init_pipeline(pipe, height, width, sampler, sampler_config)
+
+    def _init_pipeline(
+        self,
+        pipe: DiffusionPipeline,
+        height: int | None,
+        width: int | None,
+        sampler: str,
+        sampler_config: dict[str, Any] | None,
+    ) -> None:
+        """What every pipeline backend sets up: device, dtype and latent channels of the
+        denoiser (``pipe.<denoiser_attr>``), image size, the model's schedule, the sampler.
+
+        Raises:
+            ValueError: a size that is not a multiple of the VAE scale factor (times the
+                patch size of a patchifying transformer), or an unknown sampler.
+        """
+        net = getattr(pipe, self.denoiser_attr)
+        self.pipe = pipe
+        self.vae = pipe.vae
+        self.device = net.device
+        self.dtype = net.dtype
+        self.latent_channels = int(net.config.in_channels)
         self.unet_calls = self.unet_rows = 0
         self.vae_scale_factor = int(pipe.vae_scale_factor)
-        size = self.unet.config.sample_size
+        size = net.config.sample_size
         size_h, size_w = (size, size) if isinstance(size, int) else tuple(size)
         self.height = int(height or size_h * self.vae_scale_factor)
         self.width = int(width or size_w * self.vae_scale_factor)
-        if self.height % self.vae_scale_factor or self.width % self.vae_scale_factor:
+        patch = int(net.config.get("patch_size") or 1)
+        multiple = self.vae_scale_factor * patch
+        if self.height % multiple or self.width % multiple:
+            factor = f"the VAE scale factor {self.vae_scale_factor}"
+            factor += f" x the patch size {patch}" if patch > 1 else ""
             raise ValueError(
-                f"height {self.height} and width {self.width} must be multiples of the VAE "
-                f"scale factor {self.vae_scale_factor}."
+                f"height {self.height} and width {self.width} must be multiples of {multiple} "
+                f"({factor})."
             )
         # The model's training schedule, taken before generate() swaps pipe.scheduler. SD and
         # SDXL configs state clip_sample and set_alpha_to_one False; where a saved config
@@ -289,7 +334,9 @@ class DiffusersBackend(DiffusionBackend):
     def from_config(cls, config: DiffusersBackendConfig, device: str = "auto") -> DiffusersBackend:
         """The configured pipeline as a backend. The pipeline's weights are cached per process
         (one model at a time), so the steps of an in-process run load them once."""
-        pipe = _cached_pipeline(config.model, resolve_device(device), config.dtype, config.variant)
+        pipe = _cached_pipeline(
+            config.model, resolve_device(device), config.dtype, config.variant, cls.family
+        )
         return cls(
             pipe,
             config.height or None,
@@ -307,6 +354,7 @@ class DiffusersBackend(DiffusionBackend):
         (the weights stay where they are). Raises as ``load_pipeline`` does."""
         backend = cls.from_config(config, device)
         embeds = backend.encode_prompts(["a photo of a cat"])
+        net = getattr(backend.pipe, cls.denoiser_attr)
         record = {
             "model": config.model,
             "snapshot": model_snapshot(config.model),
@@ -316,9 +364,10 @@ class DiffusersBackend(DiffusionBackend):
             "latent_shape": list(backend.latent_shape),
             "prompt_embeds_shape": list(embeds.prompt_embeds.shape[1:]),
             "pooled_dim": int(embeds.pooled.shape[1]),
-            "unet_parameters": sum(p.numel() for p in backend.pipe.unet.parameters()),
+            **{f"{name}_shape": list(t.shape[1:]) for name, t in embeds.extra.items()},
+            f"{cls.denoiser_attr}_parameters": sum(p.numel() for p in net.parameters()),
             "sampler": config.sampler,
-            "scheduler": backend.scheduler_config.get("_class_name", ""),
+            "scheduler": type(backend.pipe.scheduler).__name__,  # the model's own
         }
         write_record(directory / RECORD_FILE, record)
         return PreparedModel({k: str(v) if isinstance(v, list) else v for k, v in record.items()})
@@ -341,7 +390,7 @@ class DiffusersBackend(DiffusionBackend):
     def latent_shape(self) -> tuple[int, int, int]:
         """(C, H/f, W/f) with f = vae_scale_factor: SDXL 1024 px -> (4, 128, 128)."""
         f = self.vae_scale_factor
-        return (self.unet.config.in_channels, self.height // f, self.width // f)
+        return (self.latent_channels, self.height // f, self.width // f)
 
     @property
     def scheduler_config(self) -> dict[str, Any]:
@@ -349,10 +398,13 @@ class DiffusersBackend(DiffusionBackend):
         steps_offset, prediction_type), so DDIM and DDIM inversion use its training schedule.
         SDXL base: scaled_linear 0.00085..0.012, "leading", steps_offset 1, clip_sample and
         set_alpha_to_one False (filled in as False when absent). Only the keys the
-        DDIM schedulers take are kept (DDIMInverseScheduler warns about Euler's others);
-        ``make_sampler`` uses the full config."""
+        DDIM schedulers take are kept (DDIMInverseScheduler warns about Euler's others), and
+        DDIM's thresholding keys only when thresholding is on (DDIM reads them only then;
+        DDIMInverseScheduler does not take them); ``make_sampler`` uses the full config."""
         keys = set(inspect.signature(DDIMScheduler.__init__).parameters)
         keys |= set(inspect.signature(DDIMInverseScheduler.__init__).parameters)
+        if not self._scheduler_config.get("thresholding"):
+            keys -= {"thresholding", "dynamic_thresholding_ratio", "sample_max_value"}
         return {k: v for k, v in self._scheduler_config.items() if k in keys}
 
     @property
@@ -541,16 +593,7 @@ class DiffusersBackend(DiffusionBackend):
                 f"x_T {tuple(x_T.shape)} must be (B, *{self.latent_shape}) with B = "
                 f"{len(cond)} prompts."
             )
-        kwargs: dict[str, Any] = {
-            "prompt_embeds": cond.prompt_embeds.to(self.device, self.dtype),
-        }
-        if self.is_sdxl:
-            kwargs["pooled_prompt_embeds"] = cond.pooled.to(self.device, self.dtype)
-        if cfg_scale > 1.0 and not self.guidance_embedded:
-            uncond = self.unconditional(len(cond))
-            kwargs["negative_prompt_embeds"] = uncond.prompt_embeds.to(self.device, self.dtype)
-            if self.is_sdxl:
-                kwargs["negative_pooled_prompt_embeds"] = uncond.pooled.to(self.device, self.dtype)
+        kwargs = self._pipeline_kwargs(cond, cfg_scale)
         scheduler, original = self.make_sampler(), self.pipe.scheduler
         self.pipe.scheduler = scheduler
         try:
@@ -570,10 +613,28 @@ class DiffusersBackend(DiffusionBackend):
         self.unet_rows += len(scheduler.timesteps) * rows
         return images.float()
 
+    def _pipeline_kwargs(self, cond: PromptEmbeds, cfg_scale: float) -> dict[str, Any]:
+        """The conditioning arguments of ``pipe(...)`` for ``generate``: prompt_embeds and,
+        for SDXL, pooled_prompt_embeds; with CFG (w > 1, no guidance embedding) the
+        ``unconditional`` rows as negative_prompt_embeds (and negative_pooled_prompt_embeds)."""
+        kwargs: dict[str, Any] = {
+            "prompt_embeds": cond.prompt_embeds.to(self.device, self.dtype),
+        }
+        if self.is_sdxl:
+            kwargs["pooled_prompt_embeds"] = cond.pooled.to(self.device, self.dtype)
+        if cfg_scale > 1.0 and not self.guidance_embedded:
+            uncond = self.unconditional(len(cond))
+            kwargs["negative_prompt_embeds"] = uncond.prompt_embeds.to(self.device, self.dtype)
+            if self.is_sdxl:
+                kwargs["negative_pooled_prompt_embeds"] = uncond.pooled.to(self.device, self.dtype)
+        return kwargs
+
 
 @functools.lru_cache(maxsize=1)
-def _cached_pipeline(model: str, device: str, dtype: str, variant: str):
-    return load_pipeline(model, device, dtype, variant or None)
+def _cached_pipeline(
+    model: str, device: str, dtype: str, variant: str, family: PipelineFamily = SD_FAMILY
+):
+    return load_pipeline(model, device, dtype, variant or None, family)
 
 
 def model_snapshot(model: str) -> str:

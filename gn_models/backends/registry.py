@@ -9,10 +9,11 @@ from __future__ import annotations
 from gn_models.backends.base import DiffusionBackend
 from gn_models.backends.diffusers_backend import DiffusersBackend
 from gn_models.backends.digits_backend import DigitsBackend
+from gn_models.backends.dit_backend import DiTBackend
 from gn_models.utils.registry import Registry
 
 BACKEND_CLASSES: Registry[DiffusionBackend] = Registry(
-    "diffusion backend", [DigitsBackend, DiffusersBackend]
+    "diffusion backend", [DigitsBackend, DiffusersBackend, DiTBackend]
 )
 register_backend = BACKEND_CLASSES.register
 backend_class = BACKEND_CLASSES.get
