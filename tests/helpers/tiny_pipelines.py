@@ -38,6 +38,8 @@ SIZES = {
     "sdxl_pooled": 16,  # text_encoder_2 projection_dim
     "sd_hidden": 32,
 }
+# SDXL base's widths and latent size (build_tiny_sdxl(real_widths=True))
+REAL_SDXL = {"latent": (4, 128, 128), "sdxl_hidden": (768, 1280), "sdxl_pooled": 1280}
 ADDITION_TIME_EMBED_DIM = 8
 # SDXL base's scheduler/scheduler_config.json (stabilityai/stable-diffusion-xl-base-1.0). The
 # DDIM keys Euler does not take (clip_sample, set_alpha_to_one) are kept in the config, as
@@ -111,8 +113,9 @@ def _text_config(tokenizer: CLIPTokenizer, hidden: int, projection_dim: int) -> 
     )
 
 
-def _vae() -> AutoencoderKL:
-    """4 blocks -> vae_scale_factor 2**3 = 8, 4 latent channels, like SD/SDXL's VAE."""
+def _vae(mid_attention: bool = True) -> AutoencoderKL:
+    """4 blocks -> vae_scale_factor 2**3 = 8, 4 latent channels, like SD/SDXL's VAE;
+    ``mid_attention=False`` drops the mid-block attention (at 1024 px: 16384 tokens)."""
     return AutoencoderKL(
         in_channels=3,
         out_channels=3,
@@ -123,43 +126,62 @@ def _vae() -> AutoencoderKL:
         latent_channels=4,
         norm_num_groups=4,
         sample_size=SIZES["image"],
+        mid_block_add_attention=mid_attention,
     )
 
 
-def _unet(cross_attention_dim: int, **added_cond) -> UNet2DConditionModel:
-    return UNet2DConditionModel(
-        sample_size=SIZES["latent"][1],
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        cross_attention_dim=cross_attention_dim,
-        norm_num_groups=8,
-        **added_cond,
-    )
+def _unet(cross_attention_dim: int, **overrides) -> UNet2DConditionModel:
+    """The tiny UNet; ``overrides`` replace or add UNet2DConditionModel arguments."""
+    arguments = {
+        "sample_size": SIZES["latent"][1],
+        "in_channels": 4,
+        "out_channels": 4,
+        "block_out_channels": (32, 64),
+        "layers_per_block": 1,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+        "attention_head_dim": (2, 4),
+        "use_linear_projection": True,
+        "norm_num_groups": 8,
+    }
+    return UNet2DConditionModel(cross_attention_dim=cross_attention_dim, **arguments | overrides)
+
+
+# At 128x128 latents, two more downsamplings keep attention at 32x32 tokens (cheap on a CPU).
+REAL_SIZE_UNET = {
+    "sample_size": 128,
+    "block_out_channels": (8, 16, 32),
+    "down_block_types": ("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+    "attention_head_dim": (2, 2, 4),
+}
 
 
 def build_tiny_sdxl(
-    directory: str | Path, seed: int = 0, time_cond_proj_dim: int | None = None
+    directory: str | Path,
+    seed: int = 0,
+    time_cond_proj_dim: int | None = None,
+    real_widths: bool = False,
 ) -> Path:
     """Save a random-weight StableDiffusionXLPipeline to ``directory`` and return it.
 
     UNet cross_attention_dim 96 (= 32 + 64, the two encoders' hidden sizes concatenated),
     addition_embed_type "text_time" with projection_class_embeddings_input_dim
     6 * 8 + 16 (six time ids of 8 dims each, plus the pooled text_encoder_2 projection).
-    ``time_cond_proj_dim`` makes an LCM-style guidance-embedded UNet.
+    ``time_cond_proj_dim`` makes an LCM-style guidance-embedded UNet. ``real_widths``: SDXL
+    base's shapes where a golden-noise model sees them (``REAL_SDXL``: encoders 768 + 1280
+    wide, pooled 1280, latents 4x128x128 = 1024 px), still with tiny layers, so a released
+    SDXL NPNet fits it (a few seconds per image on a CPU).
     """
     directory = Path(directory)
     torch.manual_seed(seed)
     tokenizer = build_tokenizer(directory / "_vocab")
-    hidden_1, hidden_2 = SIZES["sdxl_hidden"]
-    pooled = SIZES["sdxl_pooled"]
+    sizes = REAL_SDXL if real_widths else SIZES
+    hidden_1, hidden_2 = sizes["sdxl_hidden"]
+    pooled = sizes["sdxl_pooled"]
     unet = _unet(
         hidden_1 + hidden_2,
+        **(REAL_SIZE_UNET if real_widths else {}),
         addition_embed_type="text_time",
         addition_time_embed_dim=ADDITION_TIME_EMBED_DIM,
         projection_class_embeddings_input_dim=6 * ADDITION_TIME_EMBED_DIM + pooled,
@@ -167,7 +189,7 @@ def build_tiny_sdxl(
         time_cond_proj_dim=time_cond_proj_dim,
     )
     pipe = StableDiffusionXLPipeline(
-        vae=_vae(),
+        vae=_vae(mid_attention=not real_widths),
         text_encoder=CLIPTextModel(_text_config(tokenizer, hidden_1, hidden_1)),
         text_encoder_2=CLIPTextModelWithProjection(_text_config(tokenizer, hidden_2, pooled)),
         tokenizer=tokenizer,
