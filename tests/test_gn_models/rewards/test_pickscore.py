@@ -13,7 +13,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+from transformers import CLIPModel, CLIPProcessor
 
 from gn_models.rewards.pickscore import (
     PICKSCORE_REPO,
@@ -23,7 +23,7 @@ from gn_models.rewards.pickscore import (
     PickScoreWeightsNotFoundError,
 )
 from gn_models.rewards.registry import reward_class
-from helpers.tiny_pipelines import MAX_LENGTH, build_tokenizer
+from helpers.tiny_rewards_clip import build_tiny_pickscore
 
 PROMPTS = [
     "a red fox in the snow",
@@ -32,48 +32,12 @@ PROMPTS = [
     "a cat " * 40,  # longer than 77 tokens: truncated
     "watercolor of a lighthouse",
 ]
-IMAGE_SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """(model folder, processor folder) of a tiny seeded random PickScore-like CLIP."""
-    root = tmp_path_factory.mktemp("tiny_pickscore")
-    tokenizer = build_tokenizer(root / "_vocab")
-    config = CLIPConfig(
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_attention_heads": 2,
-            "num_hidden_layers": 1,
-            "max_position_embeddings": MAX_LENGTH,
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-            "pad_token_id": tokenizer.pad_token_id,
-        },
-        vision_config={
-            "image_size": IMAGE_SIZE,
-            "patch_size": 8,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_attention_heads": 2,
-            "num_hidden_layers": 1,
-        },
-        projection_dim=16,
-    )
-    torch.manual_seed(0)
-    model = CLIPModel(config)
-    with torch.no_grad():
-        model.logit_scale.fill_(4.0)  # exp = 54.6, not the init's 14.3: a scale is applied
-    model.save_pretrained(root / "model")
-    size = {"shortest_edge": IMAGE_SIZE}
-    crop = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
-    image_processor = CLIPImageProcessor(size=size, crop_size=crop)
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(
-        root / "processor"
-    )
-    return root / "model", root / "processor"
+    return build_tiny_pickscore(tmp_path_factory.mktemp("tiny_pickscore"))
 
 
 @pytest.fixture(scope="module")
