@@ -5,8 +5,9 @@
   that also rejects the bolder strokes the judge prefers; docs/method-and-results.md), the
   judge a digit CNN trained on other digits (CPU, minutes).
 - ``sdxl``: a pretrained diffusers pipeline (SDXL and its family, SD 1.5/2.1), HPSv2 as the
-  filter and PickScore as the judge (``GN_JUDGE_REWARD=hpsv2``: HPSv2), from local files or
-  the Hugging Face cache.
+  filter and PickScore as the judge, from local files or the Hugging Face cache;
+  ``GN_FILTER_REWARD`` and ``GN_JUDGE_REWARD`` pick any of hpsv2, pickscore, image_reward,
+  aesthetic, clip_score.
 
 A profile is only resources: every asset is the same on every profile. Adding a profile is one
 function here plus one entry in ``PROFILES``.
@@ -27,13 +28,18 @@ from gn_dagster.settings import PROFILE_VARIABLES, Settings
 from gn_models.utils.validation import ConfigValueError
 
 DIGITS_FILTERS = ("digit_classifier", "digit_mlp")  # GN_FILTER_REWARD; the first is the default
-SDXL_FILTERS = ("hpsv2",)
-SDXL_JUDGES = ("pickscore", "hpsv2")  # GN_JUDGE_REWARD; the first is the default
+# The pretrained rewards (the paper's five metrics); GN_FILTER_REWARD and GN_JUDGE_REWARD pick
+# one each, the first of each tuple by default. Weights of those without variables below come
+# from their defaults (the Hugging Face cache) or resources.<name>.config.settings.
+SDXL_FILTERS = ("hpsv2", "pickscore", "image_reward", "aesthetic", "clip_score")
+SDXL_JUDGES = ("pickscore", "hpsv2", "image_reward", "aesthetic", "clip_score")
 # the sdxl profile's settings: field of the model's config -> option (PROFILE_VARIABLES)
 SDXL_DIFFUSION = {"model": "sdxl_model", "variant": "sdxl_variant", "sampler": "sdxl_sampler"}
 HPSV2 = {"version": "hpsv2_version", "checkpoint": "hpsv2_checkpoint"}
 JUDGE_HPSV2 = {"version": "judge_hpsv2_version", "checkpoint": "judge_hpsv2_checkpoint"}
 PICKSCORE = {"model": "pickscore_model", "processor": "pickscore_processor"}
+FILTER_SOURCES = {"hpsv2": [HPSV2], "pickscore": [PICKSCORE]}
+JUDGE_SOURCES = {"hpsv2": [HPSV2, JUDGE_HPSV2], "pickscore": [PICKSCORE]}
 
 
 def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
@@ -53,9 +59,10 @@ def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
 
 
 def sdxl_profile(settings: Settings) -> dict[str, ConfigurableResource]:
-    """A diffusers pipeline (GN_SDXL_*), HPSv2 as the filter (GN_HPSV2_*) and the judge named
-    by GN_JUDGE_REWARD: PickScore by default, a preference model other than the filter; an
-    HPSv2 judge takes the filter's settings unless GN_JUDGE_HPSV2_* are set.
+    """A diffusers pipeline (GN_SDXL_*), the filter named by GN_FILTER_REWARD (HPSv2 by
+    default, GN_HPSV2_*) and the judge named by GN_JUDGE_REWARD: PickScore by default, a
+    preference model other than the filter; an HPSv2 judge takes the filter's settings unless
+    GN_JUDGE_HPSV2_* are set. Any of the five pretrained rewards can be either.
 
     Raises:
         ValueError: an unknown GN_FILTER_REWARD or GN_JUDGE_REWARD, or a setting the model's
@@ -63,13 +70,12 @@ def sdxl_profile(settings: Settings) -> dict[str, ConfigurableResource]:
             names the variable.
     """
     options = settings.profile_options
-    _choose(options, "filter_reward", SDXL_FILTERS, "sdxl")
+    filt = _choose(options, "filter_reward", SDXL_FILTERS, "sdxl")
     judge = _choose(options, "judge_reward", SDXL_JUDGES, "sdxl")
-    judge_sources = [PICKSCORE] if judge == "pickscore" else [HPSV2, JUDGE_HPSV2]
     return {
         "diffusion": _resource(DiffusionResource, "diffusers", options, SDXL_DIFFUSION),
-        "filter_reward": _resource(RewardResource, "hpsv2", options, HPSV2),
-        "judge_reward": _resource(RewardResource, judge, options, *judge_sources),
+        "filter_reward": _resource(RewardResource, filt, options, *FILTER_SOURCES.get(filt, [])),
+        "judge_reward": _resource(RewardResource, judge, options, *JUDGE_SOURCES.get(judge, [])),
     }
 
 

@@ -45,6 +45,14 @@ def test_profiles_from_the_environment(monkeypatch):
     monkeypatch.setenv("GN_JUDGE_REWARD", "hpsv2")
     judge = profile_resources(Settings.from_env())["judge_reward"]
     assert judge.kind == "hpsv2" and judge.config().version == "v2.1"  # set apart from the filter
+    for kind in ("image_reward", "aesthetic", "clip_score"):  # the paper's other metrics
+        monkeypatch.setenv("GN_JUDGE_REWARD", kind)
+        monkeypatch.setenv("GN_FILTER_REWARD", "pickscore" if kind == "clip_score" else kind)
+        chosen = profile_resources(Settings.from_env())
+        assert chosen["judge_reward"].kind == kind
+        assert type(chosen["judge_reward"].config()).__name__.endswith("Config")
+    assert chosen["filter_reward"].config().model == "/models/pickscore"
+    monkeypatch.delenv("GN_FILTER_REWARD")
     monkeypatch.setenv("GN_PROFILE", "digits")
     digits = profile_resources(Settings.from_env())
     assert [digits[k].kind for k in ("diffusion", "filter_reward", "judge_reward")] == [
@@ -61,7 +69,7 @@ def test_bad_settings_name_the_variable(monkeypatch):
         build_definitions()
     monkeypatch.setenv("GN_PROFILE", "sdxl")
     monkeypatch.setenv("GN_JUDGE_REWARD", "clipscore")
-    with pytest.raises(ValueError, match=r"GN_JUDGE_REWARD='clipscore'.*'pickscore', 'hpsv2'"):
+    with pytest.raises(ValueError, match=r"GN_JUDGE_REWARD='clipscore'.*'hpsv2'.*'clip_score'"):
         build_definitions()
     monkeypatch.setenv("GN_PROFILE", "digits")
     monkeypatch.setenv("GN_FILTER_REWARD", "hpsv2")
