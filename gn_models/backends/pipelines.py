@@ -8,10 +8,14 @@ subclasses), ``DiTBackend`` for Hunyuan-DiT and PixArt-Sigma (``HunyuanDiTPipeli
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import torch
+from diffusers import DiffusionPipeline
+
 from gn_models.backends.base import DiffusionBackend
-from gn_models.backends.diffusers_backend import DiffusersBackend
+from gn_models.backends.diffusers_backend import DiffusersBackend, PipelineFamily, load_pipeline
 from gn_models.backends.dit_backend import DiTBackend
 
 PIPELINE_BACKENDS: tuple[type[DiffusersBackend], ...] = (DiffusersBackend, DiTBackend)
@@ -52,3 +56,21 @@ def backend_for_pipeline(
         f"Golden noise does not support a {type(pipe).__name__}: use one of "
         f"{', '.join(supported_pipelines())} (or a subclass)."
     )
+
+
+SUPPORTED_FAMILY = PipelineFamily(
+    "golden noise",
+    tuple(cls for backend in PIPELINE_BACKENDS for cls in backend.family.classes),
+    "SD 1.x/2.x, SDXL, Hunyuan-DiT and PixArt-Sigma pipelines",
+)
+
+
+def load_supported_pipeline(
+    model: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype = "auto",
+    variant: str | None = None,
+) -> DiffusionPipeline:
+    """Load a pipeline of any class ``backend_for_pipeline`` accepts, without touching the
+    network; arguments, return and errors as ``diffusers_backend.load_pipeline``."""
+    return load_pipeline(model, device, dtype, variant, SUPPORTED_FAMILY)

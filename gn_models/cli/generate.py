@@ -189,11 +189,12 @@ def _load(path, device, dtype, variant, sampler, sampler_options):
     """The pipeline on its device, with ``sampler`` swapped in (config from the pipeline's)."""
     import diffusers
 
-    from gn_models.backends.diffusers_backend import is_scheduler, load_pipeline
+    from gn_models.backends.diffusers_backend import is_scheduler
+    from gn_models.backends.pipelines import load_supported_pipeline
     from gn_models.utils.device import resolve_device
 
     try:
-        pipe = load_pipeline(path, resolve_device(device), dtype, variant or None)
+        pipe = load_supported_pipeline(path, resolve_device(device), dtype, variant or None)
     except (FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     if sampler:

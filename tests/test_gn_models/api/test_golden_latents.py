@@ -7,10 +7,11 @@ import pytest
 import torch
 from diffusers import DiffusionPipeline
 
-from gn_models.backends.pipelines import backend_for_pipeline
+from gn_models.backends.pipelines import backend_for_pipeline, load_supported_pipeline
 from gn_models.golden_latents import GoldenNoise, PipelineMismatchError
 from gn_models.utils.versions import staged_folder
-from helpers.golden import save_tiny_sdxl_npnet
+from helpers.golden import save_npnet_for, save_tiny_sdxl_npnet
+from helpers.tiny_dit_pipelines import build_tiny_hunyuan_dit, build_tiny_pixart_sigma
 from helpers.tiny_pipelines import build_tiny_sd, build_tiny_sdxl
 
 PROMPTS = ["a red cat", "a blue dog"]
@@ -109,3 +110,19 @@ def test_a_model_assets_versioned_folder_loads_its_current_version(tmp_path, sdx
     x_T, golden = GoldenNoise.from_pretrained(url).noise_pair(sdxl, "a cat", 0)
     embeds = backend_for_pipeline(sdxl).encode_prompts(["a cat"])
     torch.testing.assert_close(golden, model(x_T, embeds))
+
+
+@pytest.mark.parametrize("build", [build_tiny_hunyuan_dit, build_tiny_pixart_sigma, build_tiny_sd])
+def test_three_lines_on_dit_and_sd_pipelines(tmp_path, build):
+    pipe = load_supported_pipeline(build(tmp_path / "pipe"))
+    model = save_npnet_for(pipe, tmp_path / "npnet")
+    golden = GoldenNoise.from_pretrained(tmp_path / "npnet")
+    latents = golden.latents(pipe, "a red cat", seed=3)
+    backend = backend_for_pipeline(pipe)
+    size = {"height": backend.height, "width": backend.width}  # the tiny DiTs' (not 1024)
+    if build is not build_tiny_sd:
+        size["use_resolution_binning"] = False  # binning would round 64 px up to 1024
+    image = pipe("a red cat", latents=latents, num_inference_steps=2, output_type="pt", **size)
+    assert image.images.shape[:2] == (1, 3) and torch.isfinite(image.images).all()
+    x_T = backend.initial_noise([3])
+    torch.testing.assert_close(latents, model(x_T, backend.encode_prompts(["a red cat"])))
