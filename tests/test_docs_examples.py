@@ -34,8 +34,8 @@ from helpers.tiny_rewards import (
     build_tiny_aesthetic,
     build_tiny_clip_score,
     build_tiny_image_reward,
+    build_tiny_pickscore,
 )
-from helpers.tiny_rewards_clip import build_tiny_pickscore
 
 DOCS = REPO / "docs"
 BLOCK = re.compile(

@@ -30,9 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
-from gn_models.rewards.base import RewardModel
 from gn_models.rewards.clip_score import (
     batched_features,
     check_images,
@@ -41,10 +39,10 @@ from gn_models.rewards.clip_score import (
     is_repo_id,
     load_clip,
 )
-from gn_models.types import PreparedModel
+from gn_models.rewards.linear_head import LinearHead
+from gn_models.rewards.pretrained import PretrainedReward
 from gn_models.utils.device import resolve_device
 from gn_models.utils.hf_cache import snapshot_folder
-from gn_models.utils.records import check_record, write_record
 from gn_models.utils.validation import AT_LEAST_1, require
 
 if TYPE_CHECKING:
@@ -57,7 +55,6 @@ AESTHETIC_URL = (
     "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/"
     "sac%2Blogos%2Bava1-l14-linearMSE.pth"
 )
-RECORD_FILE = "reward.json"  # what ``prepare`` writes: which weights the graph uses
 
 
 class AestheticWeightsNotFoundError(FileNotFoundError):
@@ -89,39 +86,6 @@ class AestheticRewardConfig:
     def __post_init__(self):
         """Raises: ConfigValueError (a ValueError): a batch size below 1."""
         require(self, AT_LEAST_1, "batch_size")
-
-
-class AestheticMLP(nn.Module):
-    """The released predictor head (keys ``layers.{0,2,4,6,7}.{weight,bias}``); no
-    activations, dropout only in training."""
-
-    def __init__(self, input_size: int = 768):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(input_size, 1024),
-            nn.Dropout(0.2),
-            nn.Linear(1024, 128),
-            nn.Dropout(0.2),
-            nn.Linear(128, 64),
-            nn.Dropout(0.1),
-            nn.Linear(64, 16),
-            nn.Linear(16, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, input_size) -> (B, 1)."""
-        return self.layers(x)
-
-    def affine(self) -> tuple[torch.Tensor, float]:
-        """The MLP as one affine map, in float64: (w of shape (input_size,), b) with
-        MLP(x) = w . x + b (eval mode)."""
-        linears = [m for m in self.layers if isinstance(m, nn.Linear)]
-        weight = torch.eye(linears[0].in_features, dtype=torch.float64)
-        bias = torch.zeros(linears[0].in_features, dtype=torch.float64)
-        for linear in linears:
-            w, b = linear.weight.detach().double().cpu(), linear.bias.detach().double().cpu()
-            weight, bias = w @ weight, w @ bias + b
-        return weight[0], float(bias[0])
 
 
 def _predictor_hint(predictor: str) -> str:
@@ -173,14 +137,14 @@ def find_predictor(predictor: str | Path, cache_dir: str | Path | None = None) -
     )
 
 
-def load_predictor(path: str | Path, input_size: int) -> AestheticMLP:
+def load_predictor(path: str | Path, input_size: int) -> LinearHead:
     """The MLP from a released state dict file (fp32, eval mode, on the CPU).
 
     Raises:
         AestheticPredictorError: the file does not load as the released layout for
             ``input_size``-wide embeddings (corrupt, truncated, another model).
     """
-    mlp = AestheticMLP(input_size)
+    mlp = LinearHead(input_size)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         mlp.load_state_dict(state)
@@ -197,7 +161,7 @@ def load_predictor(path: str | Path, input_size: int) -> AestheticMLP:
     return mlp.float().eval().requires_grad_(False)
 
 
-class AestheticReward(RewardModel):
+class AestheticReward(PretrainedReward):
     """LAION aesthetic score of each image, prompts ignored; higher is better.
 
     Build with :meth:`from_pretrained` (or ``prepare`` / ``load`` in the pipeline). CLIP is kept
@@ -217,13 +181,14 @@ class AestheticReward(RewardModel):
 
     kind = "aesthetic"
     config_class = AestheticRewardConfig
+    recorded = ("clip", "predictor")
     name = "AES"
 
     def __init__(
         self,
         model: CLIPModel,
         processor: CLIPProcessor,
-        mlp: AestheticMLP,
+        mlp: LinearHead,
         version: str,
         batch_size: int = 16,
     ):
@@ -294,48 +259,13 @@ class AestheticReward(RewardModel):
             config.clip, config.predictor, resolve_device(device), config.batch_size
         )
 
-    @classmethod
-    def prepare(
-        cls, config: AestheticRewardConfig, directory: Path, device: str = "auto"
-    ) -> PreparedModel:
-        """Load the weights once to verify them, score a grey square, and record name,
-        version, CLIP model and predictor (and the files they load from) in
-        ``directory/reward.json``. Raises as :meth:`from_pretrained` does."""
-        reward = cls.from_config(config, device)
-        check = reward.score(torch.full((1, 3, 64, 64), 0.5), ["a grey square"], [None])
-        record = {
-            "name": reward.name,
-            "version": reward.version,
-            "clip": config.clip,
-            "predictor": config.predictor,
+    def weight_files(self, config: AestheticRewardConfig) -> dict:
+        """The CLIP snapshot folder, the predictor file and the score range."""
+        return {
             "clip_snapshot": snapshot_folder(config.clip, "config.json"),
             "predictor_file": str(find_predictor(config.predictor)),
-            "score_range": list(reward.score_range),
+            "score_range": list(self.score_range),
         }
-        write_record(directory / RECORD_FILE, record)
-        return PreparedModel(
-            {
-                "reward": f"{reward.name} {reward.version}",
-                "clip": config.clip,
-                "predictor": config.predictor,
-                "score_of_grey_square": float(check[0]),
-            }
-        )
-
-    @classmethod
-    def load(
-        cls, config: AestheticRewardConfig, directory: Path, device: str = "auto"
-    ) -> AestheticReward:
-        """The aesthetic reward as configured, after checking that ``prepare`` recorded the
-        same CLIP model and predictor.
-
-        Raises:
-            FileNotFoundError: no record (materialize the reward asset first).
-            ValueError: the record names another CLIP model or predictor (rematerialize it).
-        """
-        for key in ("clip", "predictor"):
-            check_record(directory / RECORD_FILE, key, getattr(config, key), "the reward model")
-        return cls.from_config(config, device)
 
     @torch.no_grad()
     def score(

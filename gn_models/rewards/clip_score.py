@@ -32,11 +32,9 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from gn_models.rewards.base import RewardModel
-from gn_models.types import PreparedModel
+from gn_models.rewards.pretrained import PretrainedReward
 from gn_models.utils.device import resolve_device
 from gn_models.utils.hf_cache import snapshot_folder
-from gn_models.utils.records import check_record, write_record
 from gn_models.utils.validation import AT_LEAST_1, Rule, require
 
 # transformers is imported where it is used: code that merely imports this module (Dagster
@@ -47,7 +45,6 @@ if TYPE_CHECKING:
 CLIP_SCORE_MODEL = "openai/clip-vit-base-patch32"
 CLIP_SCORE_WEIGHT = 2.5  # w of the paper
 CLIP_SCORE_PREFIX = "A photo depicts"  # the reference code's text prefix
-RECORD_FILE = "reward.json"  # what ``prepare`` writes: which weights the graph uses
 # What a transformers CLIP repo needs: config, processor and tokenizer files, the weights.
 CLIP_DOWNLOAD_FILES = '--include "*.json" "*.txt" "*.safetensors"'
 
@@ -193,7 +190,7 @@ def batched_features(reward, images: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat(batches) if batches else torch.zeros(0, width)
 
 
-class CLIPScoreReward(RewardModel):
+class CLIPScoreReward(PretrainedReward):
     """CLIPScore of each image against its own prompt; higher is better.
 
     Build with :meth:`from_pretrained` (or ``prepare`` / ``load`` in the pipeline). The model
@@ -213,6 +210,7 @@ class CLIPScoreReward(RewardModel):
 
     kind = "clip_score"
     config_class = CLIPScoreRewardConfig
+    recorded = ("model", "weight", "prefix")
     name = "CLIPScore"
 
     def __init__(
@@ -285,48 +283,9 @@ class CLIPScoreReward(RewardModel):
             config.model, resolve_device(device), config.weight, config.prefix, config.batch_size
         )
 
-    @classmethod
-    def prepare(
-        cls, config: CLIPScoreRewardConfig, directory: Path, device: str = "auto"
-    ) -> PreparedModel:
-        """Load the weights once to verify them, score a grey square, and record name,
-        version, model (and the folder it loads from), weight and prefix in
-        ``directory/reward.json``. Raises as :meth:`from_pretrained` does."""
-        reward = cls.from_config(config, device)
-        check = reward.score(torch.full((1, 3, 64, 64), 0.5), ["a grey square"], [None])
-        record = {
-            "name": reward.name,
-            "version": reward.version,
-            "model": config.model,
-            "model_snapshot": snapshot_folder(config.model, "config.json"),
-            "weight": config.weight,
-            "prefix": config.prefix,
-        }
-        write_record(directory / RECORD_FILE, record)
-        return PreparedModel(
-            {
-                "reward": f"{reward.name} {reward.version}",
-                "model": config.model,
-                "weight": config.weight,
-                "prefix": config.prefix,
-                "score_of_grey_square": float(check[0]),
-            }
-        )
-
-    @classmethod
-    def load(
-        cls, config: CLIPScoreRewardConfig, directory: Path, device: str = "auto"
-    ) -> CLIPScoreReward:
-        """CLIPScore as configured, after checking that ``prepare`` recorded the same model,
-        weight and prefix.
-
-        Raises:
-            FileNotFoundError: no record (materialize the reward asset first).
-            ValueError: the record names another model, weight or prefix (rematerialize it).
-        """
-        for key in ("model", "weight", "prefix"):
-            check_record(directory / RECORD_FILE, key, getattr(config, key), "the reward model")
-        return cls.from_config(config, device)
+    def weight_files(self, config: CLIPScoreRewardConfig) -> dict:
+        """The snapshot folder of the CLIP model."""
+        return {"model_snapshot": snapshot_folder(config.model, "config.json")}
 
     @torch.no_grad()
     def score(

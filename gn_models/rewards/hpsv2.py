@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from gn_models.rewards.base import RewardModel
+from gn_models.rewards.image_tensors import to_rgb
 from gn_models.types import PreparedModel
 from gn_models.utils.device import resolve_device
 from gn_models.utils.records import check_record, write_record
@@ -127,23 +128,9 @@ def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     Raises:
         ValueError: not 4-D, not floating point, or an unsupported channel count.
     """
-    if images.ndim != 4:
-        raise ValueError(f"Expected images of shape (B, C, H, W); got {tuple(images.shape)}.")
-    if not images.is_floating_point():
-        raise ValueError(
-            f"Expected float images in [0, 1]; got {images.dtype}. Divide uint8 images by 255."
-        )
-    channels = images.shape[1]
-    if channels not in (1, 2, 3, 4):
-        raise ValueError(f"Expected 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA) channels; got {channels}.")
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-    # 1. Colour mode.
-    x = images.float()
-    if channels in (2, 4):
-        x = x[:, :-1]  # drop alpha
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
+    x = to_rgb(images)  # 1. Colour mode.
     # 2. Resize the longest side to `size` (open_clip's ResizeKeepRatio with longest=1).
     height, width = x.shape[-2:]
     ratio = max(height, width) / size

@@ -46,12 +46,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gn_models.rewards.base import RewardModel
 from gn_models.rewards.clip_score import is_repo_id
-from gn_models.types import PreparedModel
+from gn_models.rewards.image_tensors import to_rgb
+from gn_models.rewards.linear_head import LinearHead
+from gn_models.rewards.pretrained import PretrainedReward
 from gn_models.utils.device import resolve_device
 from gn_models.utils.hf_cache import snapshot_folder
-from gn_models.utils.records import check_record, write_record
 from gn_models.utils.validation import AT_LEAST_1, require
 
 if TYPE_CHECKING:
@@ -71,7 +71,6 @@ VIT_LAYER_NORM_EPS = 1e-6  # BLIP's vit.py: partial(nn.LayerNorm, eps=1e-6)
 # CLIP's normalisation, which ImageReward's preprocess uses.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-RECORD_FILE = "reward.json"  # what ``prepare`` writes: which weights the graph uses
 
 # BLIP's vit.py names (after "blip.visual_encoder.") -> BlipVisionModel's names. Per block i:
 # blocks.i.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2} ->
@@ -328,27 +327,6 @@ def text_config(med_config: dict[str, Any], encoder_width: int) -> BlipTextConfi
     )
 
 
-class RewardMLP(nn.Module):
-    """ImageReward's head (keys ``layers.{0,2,4,6,7}.{weight,bias}``): no activations."""
-
-    def __init__(self, input_size: int = 768):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(input_size, 1024),
-            nn.Dropout(0.2),
-            nn.Linear(1024, 128),
-            nn.Dropout(0.2),
-            nn.Linear(128, 64),
-            nn.Dropout(0.1),
-            nn.Linear(64, 16),
-            nn.Linear(16, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, input_size) -> (B, 1)."""
-        return self.layers(x)
-
-
 class ImageRewardNet(nn.Module):
     """BLIP's ViT and text encoder with ImageReward's MLP, named so that
     :func:`map_checkpoint_keys` of a released checkpoint loads into it strictly.
@@ -364,7 +342,7 @@ class ImageRewardNet(nn.Module):
 
         self.vision_model = BlipVisionModel(vision)
         self.text_encoder = BlipTextModel(text, add_pooling_layer=False)
-        self.mlp = RewardMLP(text.hidden_size)
+        self.mlp = LinearHead(text.hidden_size)
 
     def text_features(
         self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
@@ -411,20 +389,7 @@ def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     Raises:
         ValueError: not 4-D, not floating point, or an unsupported channel count.
     """
-    if images.ndim != 4:
-        raise ValueError(f"Expected images of shape (B, C, H, W); got {tuple(images.shape)}.")
-    if not images.is_floating_point():
-        raise ValueError(
-            f"Expected float images in [0, 1]; got {images.dtype}. Divide uint8 images by 255."
-        )
-    channels = images.shape[1]
-    if channels not in (1, 2, 3, 4):
-        raise ValueError(f"Expected 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA) channels; got {channels}.")
-    x = images.float()
-    if channels in (2, 4):
-        x = x[:, :-1]  # drop alpha
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
+    x = to_rgb(images)
     height, width = x.shape[-2:]
     short, long = min(height, width), max(height, width)
     if short != size:
@@ -440,7 +405,7 @@ def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     return ((x - mean) / std).contiguous()
 
 
-class ImageReward(RewardModel):
+class ImageReward(PretrainedReward):
     """ImageReward of each image against its own prompt; higher is better.
 
     Build with :meth:`from_pretrained` (or ``prepare`` / ``load`` in the pipeline). BLIP is
@@ -461,6 +426,7 @@ class ImageReward(RewardModel):
 
     kind = "image_reward"
     config_class = ImageRewardConfig
+    recorded = ("model", "tokenizer")
     name = "ImageReward"
 
     def __init__(
@@ -551,48 +517,15 @@ class ImageReward(RewardModel):
             config.model, config.tokenizer, resolve_device(device), config.batch_size
         )
 
-    @classmethod
-    def prepare(
-        cls, config: ImageRewardConfig, directory: Path, device: str = "auto"
-    ) -> PreparedModel:
-        """Load the weights once to verify them, score a grey square, and record name,
-        version, model and tokenizer (and the files they load from) in
-        ``directory/reward.json``. Raises as :meth:`from_pretrained` does."""
-        reward = cls.from_config(config, device)
-        check = reward.score(torch.full((1, 3, 64, 64), 0.5), ["a grey square"], [None])
+    def weight_files(self, config: ImageRewardConfig) -> dict:
+        """The checkpoint and med_config files, the tokenizer snapshot and the score range."""
         checkpoint, med_config = find_image_reward_files(config.model, config.tokenizer)
-        record = {
-            "name": reward.name,
-            "version": reward.version,
-            "model": config.model,
-            "tokenizer": config.tokenizer,
+        return {
             "checkpoint": str(checkpoint),
             "med_config": str(med_config),
             "tokenizer_snapshot": snapshot_folder(config.tokenizer, "tokenizer_config.json"),
-            "score_range": list(reward.score_range),
+            "score_range": list(self.score_range),
         }
-        write_record(directory / RECORD_FILE, record)
-        return PreparedModel(
-            {
-                "reward": f"{reward.name} {reward.version}",
-                "model": config.model,
-                "tokenizer": config.tokenizer,
-                "score_of_grey_square": float(check[0]),
-            }
-        )
-
-    @classmethod
-    def load(cls, config: ImageRewardConfig, directory: Path, device: str = "auto") -> ImageReward:
-        """ImageReward as configured, after checking that ``prepare`` recorded the same model
-        and tokenizer.
-
-        Raises:
-            FileNotFoundError: no record (materialize the reward asset first).
-            ValueError: the record names another model or tokenizer (rematerialize it).
-        """
-        for key in ("model", "tokenizer"):
-            check_record(directory / RECORD_FILE, key, getattr(config, key), "the reward model")
-        return cls.from_config(config, device)
 
     @torch.no_grad()
     def score(

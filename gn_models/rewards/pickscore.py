@@ -30,11 +30,9 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from gn_models.rewards.base import RewardModel
-from gn_models.types import PreparedModel
+from gn_models.rewards.pretrained import PretrainedReward
 from gn_models.utils.device import resolve_device
 from gn_models.utils.hf_cache import snapshot_folder
-from gn_models.utils.records import check_record, write_record
 from gn_models.utils.validation import AT_LEAST_1, require
 
 # transformers is imported where it is used: code that merely imports this module (Dagster
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
 
 PICKSCORE_REPO = "yuvalkirstain/PickScore_v1"
 PROCESSOR_REPO = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
-RECORD_FILE = "reward.json"  # what ``prepare`` writes: which weights the graph uses
 
 
 class PickScoreWeightsNotFoundError(FileNotFoundError):
@@ -103,7 +100,7 @@ def _embedding(output) -> torch.Tensor:
     return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
-class PickScoreReward(RewardModel):
+class PickScoreReward(PretrainedReward):
     """PickScore of each image against its own prompt; higher is better.
 
     Build with :meth:`from_pretrained` (or ``prepare`` / ``load`` in the pipeline). The model
@@ -121,6 +118,7 @@ class PickScoreReward(RewardModel):
 
     kind = "pickscore"
     config_class = PickScoreRewardConfig
+    recorded = ("model", "processor")
     name = "PickScore"
 
     def __init__(
@@ -182,49 +180,13 @@ class PickScoreReward(RewardModel):
             config.model, config.processor, resolve_device(device), config.batch_size
         )
 
-    @classmethod
-    def prepare(
-        cls, config: PickScoreRewardConfig, directory: Path, device: str = "auto"
-    ) -> PreparedModel:
-        """Load the weights once to verify them, score a grey square, and record name,
-        version, model and processor (and the folders they load from) in
-        ``directory/reward.json``. Raises as :meth:`from_pretrained` does."""
-        reward = cls.from_config(config, device)
-        check = reward.score(torch.full((1, 3, 64, 64), 0.5), ["a grey square"], [None])
-        record = {
-            "name": reward.name,
-            "version": reward.version,
-            "model": config.model,
-            "processor": config.processor,
+    def weight_files(self, config: PickScoreRewardConfig) -> dict:
+        """The snapshot folders of the model and the processor, and the logit scale."""
+        return {
             "model_snapshot": snapshot_folder(config.model, "config.json"),
             "processor_snapshot": snapshot_folder(config.processor, "tokenizer_config.json"),
-            "logit_scale": reward.logit_scale,
+            "logit_scale": self.logit_scale,
         }
-        write_record(directory / RECORD_FILE, record)
-        return PreparedModel(
-            {
-                "reward": f"{reward.name} {reward.version}",
-                "model": config.model,
-                "processor": config.processor,
-                "logit_scale": reward.logit_scale,
-                "score_of_grey_square": float(check[0]),
-            }
-        )
-
-    @classmethod
-    def load(
-        cls, config: PickScoreRewardConfig, directory: Path, device: str = "auto"
-    ) -> PickScoreReward:
-        """PickScore as configured, after checking that ``prepare`` recorded the same model
-        and processor.
-
-        Raises:
-            FileNotFoundError: no record (materialize the reward asset first).
-            ValueError: the record names another model or processor (rematerialize it).
-        """
-        for key in ("model", "processor"):
-            check_record(directory / RECORD_FILE, key, getattr(config, key), "the reward model")
-        return cls.from_config(config, device)
 
     def _image_embeddings(self, images: torch.Tensor) -> torch.Tensor:
         """(b, C, H, W) float in [0, 1] -> L2-normalised (b, D) float32 on ``self.device``."""

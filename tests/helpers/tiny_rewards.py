@@ -2,7 +2,8 @@
 released layouts, for tests that must not download.
 
 Each builder writes under ``directory`` and returns the keyword arguments of its reward's
-config (``ImageRewardConfig(**build_tiny_image_reward(d))`` etc.):
+config (``ImageRewardConfig(**build_tiny_image_reward(d))`` etc.; ``build_tiny_pickscore``:
+the (model, processor) folders of a PickScore-like CLIP):
 
 * ``build_tiny_clip_score``: a transformers ``CLIPModel`` (32-pixel images, 8-pixel patches,
   width 32, 16-wide projection) and its ``CLIPProcessor`` in one folder, as the openai/clip-*
@@ -36,6 +37,7 @@ from helpers.tiny_pipelines import MAX_LENGTH, build_tokenizer
 
 CLIP_IMAGE_SIZE = 32
 CLIP_PROJECTION_DIM = 16
+PICKSCORE_LOGIT_SCALE = 4.0
 AESTHETIC_FILE = "sac+logos+ava1-l14-linearMSE.pth"
 # The tiny ImageReward's sizes.
 IR_VISION = {"width": 128, "layers": 2, "patch": 16, "image": 32}  # heads of 64, as BLIP
@@ -44,8 +46,11 @@ IR_MLP_WIDTHS = (1024, 128, 64, 16, 1)  # mlp.layers.{0,2,4,6,7}
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def build_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
-    """A seeded random CLIPModel and its CLIPProcessor saved together in ``directory``."""
+def build_tiny_clip(
+    directory: str | Path, seed: int = 0, logit_scale: float | None = None, name: str = "clip"
+) -> Path:
+    """A seeded random CLIPModel and its CLIPProcessor saved together in ``directory/name``;
+    ``logit_scale``: the model's log logit scale (else the init's log(1/0.07))."""
     directory = Path(directory)
     tokenizer = build_tokenizer(directory / "_vocab")
     config = CLIPConfig(
@@ -72,7 +77,10 @@ def build_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = CLIPModel(config)
-    folder = directory / "clip"
+    if logit_scale is not None:
+        with torch.no_grad():
+            model.logit_scale.fill_(logit_scale)
+    folder = directory / name
     model.save_pretrained(folder)
     size = {"shortest_edge": CLIP_IMAGE_SIZE}
     crop = {"height": CLIP_IMAGE_SIZE, "width": CLIP_IMAGE_SIZE}
@@ -81,6 +89,14 @@ def build_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     )
     processor.save_pretrained(folder)
     return folder
+
+
+def build_tiny_pickscore(root: str | Path, seed: int = 0) -> tuple[Path, Path]:
+    """A tiny PickScore-like CLIP with a logit scale of exp(4) = 54.6 (not the init's 14.3:
+    a scale is applied); returns (model folder, processor folder) as
+    ``PickScoreRewardConfig(model=..., processor=...)`` takes them (here one folder)."""
+    folder = build_tiny_clip(root, seed, logit_scale=PICKSCORE_LOGIT_SCALE, name="model")
+    return folder, folder
 
 
 def build_tiny_clip_score(directory: str | Path, seed: int = 0) -> dict[str, str]:

@@ -24,7 +24,7 @@ from gn_models.rewards.hpsv2 import HPSv2Reward
 from gn_models.rewards.pickscore import PickScoreReward
 from gn_models.rewards.registry import REWARD_CLASSES
 from helpers.tiny_pipelines import TINY_HPSV2_ARCH
-from helpers.tiny_rewards_clip import build_tiny_pickscore
+from helpers.tiny_rewards import build_tiny_pickscore
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "golden-noise"
 PROMPTS = ["a red fox in the snow", "a red fox in the snow", "a lighthouse", "a lighthouse"]

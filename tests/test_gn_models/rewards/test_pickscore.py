@@ -23,7 +23,7 @@ from gn_models.rewards.pickscore import (
     PickScoreWeightsNotFoundError,
 )
 from gn_models.rewards.registry import reward_class
-from helpers.tiny_rewards_clip import build_tiny_pickscore
+from helpers.tiny_rewards import build_tiny_pickscore
 
 PROMPTS = [
     "a red fox in the snow",
