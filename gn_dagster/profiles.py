@@ -31,6 +31,7 @@ DIGITS_FILTERS = ("digit_classifier", "digit_mlp")  # GN_FILTER_REWARD; the firs
 # The pretrained rewards (the paper's five metrics); GN_FILTER_REWARD and GN_JUDGE_REWARD pick
 # one each, the first of each tuple by default. Weights of those without variables below come
 # from their defaults (the Hugging Face cache) or resources.<name>.config.settings.
+SDXL_BACKENDS = ("diffusers", "dit")  # GN_SDXL_BACKEND: SD/SDXL, or Hunyuan-DiT / PixArt-Sigma
 SDXL_FILTERS = ("hpsv2", "pickscore", "image_reward", "aesthetic", "clip_score")
 SDXL_JUDGES = ("pickscore", "hpsv2", "image_reward", "aesthetic", "clip_score")
 # the sdxl profile's settings: field of the model's config -> option (PROFILE_VARIABLES)
@@ -59,7 +60,8 @@ def digits_profile(settings: Settings) -> dict[str, ConfigurableResource]:
 
 
 def sdxl_profile(settings: Settings) -> dict[str, ConfigurableResource]:
-    """A diffusers pipeline (GN_SDXL_*), the filter named by GN_FILTER_REWARD (HPSv2 by
+    """A diffusers pipeline (GN_SDXL_*; GN_SDXL_BACKEND=dit: Hunyuan-DiT or PixArt-Sigma),
+    the filter named by GN_FILTER_REWARD (HPSv2 by
     default, GN_HPSV2_*) and the judge named by GN_JUDGE_REWARD: PickScore by default, a
     preference model other than the filter; an HPSv2 judge takes the filter's settings unless
     GN_JUDGE_HPSV2_* are set. Any of the five pretrained rewards can be either.
@@ -70,10 +72,11 @@ def sdxl_profile(settings: Settings) -> dict[str, ConfigurableResource]:
             names the variable.
     """
     options = settings.profile_options
+    backend = _choose(options, "sdxl_backend", SDXL_BACKENDS, "sdxl")
     filt = _choose(options, "filter_reward", SDXL_FILTERS, "sdxl")
     judge = _choose(options, "judge_reward", SDXL_JUDGES, "sdxl")
     return {
-        "diffusion": _resource(DiffusionResource, "diffusers", options, SDXL_DIFFUSION),
+        "diffusion": _resource(DiffusionResource, backend, options, SDXL_DIFFUSION),
         "filter_reward": _resource(RewardResource, filt, options, *FILTER_SOURCES.get(filt, [])),
         "judge_reward": _resource(RewardResource, judge, options, *JUDGE_SOURCES.get(judge, [])),
     }

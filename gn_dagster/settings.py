@@ -19,10 +19,12 @@ scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
 - digits filter reward: ``GN_FILTER_REWARD`` [digit_classifier]: ``digit_classifier`` (the
   linear classifier) or ``digit_mlp`` (a calibrated MLP that has learnt that more ink is no
   better digit).
-- sdxl profile: ``GN_SDXL_MODEL``, ``GN_SDXL_VARIANT``, ``GN_SDXL_SAMPLER``,
-  ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward, HPSv2; ``GN_FILTER_REWARD``
-  may only name ``hpsv2`` here).
-- sdxl judge reward: ``GN_JUDGE_REWARD`` [pickscore]: ``pickscore`` or ``hpsv2``.
+- sdxl profile: ``GN_SDXL_BACKEND`` [diffusers]: ``diffusers`` (SD 1.5/2.1, SDXL family) or
+  ``dit`` (Hunyuan-DiT, PixArt-Sigma); ``GN_SDXL_MODEL``, ``GN_SDXL_VARIANT``,
+  ``GN_SDXL_SAMPLER``, ``GN_HPSV2_VERSION``, ``GN_HPSV2_CHECKPOINT`` (filter reward;
+  ``GN_FILTER_REWARD`` [hpsv2]: ``hpsv2``, ``pickscore``, ``image_reward``, ``aesthetic`` or
+  ``clip_score``).
+- sdxl judge reward: ``GN_JUDGE_REWARD`` [pickscore]: any of the five rewards above.
   PickScore: ``GN_PICKSCORE_MODEL`` [yuvalkirstain/PickScore_v1], ``GN_PICKSCORE_PROCESSOR``
   [laion/CLIP-ViT-H-14-laion2B-s32B-b79K] (HF repo ids in the cache, or local folders).
   HPSv2: ``GN_JUDGE_HPSV2_VERSION``, ``GN_JUDGE_HPSV2_CHECKPOINT`` (default: the filter's).
@@ -117,6 +119,7 @@ _VARIABLES = {
     "sensor_interval": "GN_SENSOR_INTERVAL",
 }
 PROFILE_VARIABLES = {
+    "sdxl_backend": "GN_SDXL_BACKEND",
     "sdxl_model": "GN_SDXL_MODEL",
     "sdxl_variant": "GN_SDXL_VARIANT",
     "sdxl_sampler": "GN_SDXL_SAMPLER",

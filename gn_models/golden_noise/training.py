@@ -135,7 +135,9 @@ def train_golden_model(
         the trained model (eval mode, chosen weights and rollout lengths) and the training log.
     """
     texts, prompt_index = np.unique(prompts, return_inverse=True)  # texts sorted
-    embeds = backend.encode_prompts(list(texts)).float()
+    # The models read prompt_embeds and pooled only: a second encoder's states (Hunyuan-DiT's
+    # mT5, ~2 MB per prompt) are not kept for the whole training set.
+    embeds = PromptEmbeds(*backend.encode_prompts(list(texts)).float().astuple())
     torch.manual_seed(training.seed)  # the initialisation
     model = model_class.from_data(config, backend.latent_shape, embeds, noise.shape[1] - 1)
     select = None

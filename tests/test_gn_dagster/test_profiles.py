@@ -53,6 +53,12 @@ def test_profiles_from_the_environment(monkeypatch):
         assert type(chosen["judge_reward"].config()).__name__.endswith("Config")
     assert chosen["filter_reward"].config().model == "/models/pickscore"
     monkeypatch.delenv("GN_FILTER_REWARD")
+    monkeypatch.setenv("GN_SDXL_BACKEND", "dit")  # Hunyuan-DiT / PixArt-Sigma
+    monkeypatch.setenv("GN_SDXL_MODEL", "/models/hunyuan-dit")
+    diffusion = profile_resources(Settings.from_env())["diffusion"]
+    assert diffusion.kind == "dit" and diffusion.config().model == "/models/hunyuan-dit"
+    assert type(diffusion.config()).__name__ == "DiTBackendConfig"
+    monkeypatch.delenv("GN_SDXL_BACKEND")
     monkeypatch.setenv("GN_PROFILE", "digits")
     digits = profile_resources(Settings.from_env())
     assert [digits[k].kind for k in ("diffusion", "filter_reward", "judge_reward")] == [
