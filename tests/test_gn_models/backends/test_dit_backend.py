@@ -371,3 +371,30 @@ def test_long_prompts_are_reported_against_the_first_encoder_s_context(dit, fami
     truncated = dit.truncated_prompts(["a cat", long])
     assert list(truncated) == [long] and truncated[long] > EMBEDS[family][0]
     assert dit.encode_prompts([long]).prompt_embeds.shape[1] == EMBEDS[family][0]
+
+
+def test_collect_train_and_evaluate_golden_noise_on_a_dit(dit, family):
+    """The graph's path at the gn_models level: re-denoise sequences -> NPNet trained on them
+    (prompt_embeds from the DiT's own encoder) -> golden noise -> images by the pipeline."""
+    from gn_models.evaluation.sample_images import (
+        EvalSetting,
+        evaluation_inputs,
+        method_noise,
+        sample_noise,
+    )
+    from gn_models.golden_noise.npnet import NPNet, NPNetConfig
+    from gn_models.golden_noise.training import TrainingConfig, train_golden_model
+
+    prompts = [Prompt(p) for p in PROMPTS]
+    config = CollectionConfig(seeds_per_prompt=4, num_redenoise=1, num_steps=2, batch_size=8)
+    data = collect_noise_sequences(dit, Brightness(), prompts, config)
+    training = TrainingConfig(steps=4, batch_size=4, eval_every=2, val_fraction=0.25)
+    npnet = NPNetConfig(svd_dim=16, svd_heads=4, conv_hidden=8)
+    model, log = train_golden_model(NPNet, npnet, training, dit, data.noise, data.prompt)
+    assert (model.config.prompt_tokens, model.config.embed_dim) == EMBEDS[family]
+    assert log.num_train + log.num_val == 8 and log.train_steps
+    inputs = evaluation_inputs(dit, prompts, seeds=[0, 1])
+    golden, _ = method_noise(dit, lambda x, c: model.golden_noise(x, c, 2.0), inputs)
+    assert golden.shape == inputs.x_T.shape and not torch.equal(golden, inputs.x_T)
+    images = sample_noise(dit, golden, 0.0, inputs, EvalSetting(cfg_scale=2.0, num_steps=2))
+    assert images.images.shape == (4, 3, 64, 64) and images.images.dtype == np.uint8
