@@ -9,6 +9,7 @@ last: a folder without one is an interrupted run.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -209,12 +210,14 @@ def _load(path, device, dtype, variant, sampler, sampler_options):
 
 
 def _key_value(option: str) -> tuple[str, object]:
-    import yaml
-
+    """KEY=VALUE with VALUE read as JSON (numbers, true/false, null, lists), else a string."""
     key, sep, value = option.partition("=")
     if not sep or not key:
         raise click.BadParameter(f"{option!r}: use KEY=VALUE.", param_hint="--sampler-config")
-    return key, yaml.safe_load(value)  # numbers, booleans and strings as YAML reads them
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # trailing, leading, linspace, ...
 
 
 def _write_grid(pairs: list, path: Path) -> None:
