@@ -41,7 +41,7 @@ ENVIRONMENTS = {  # id -> (environment, what the message must hold)
     "profile": ({"GN_PROFILE": "sd3"}, "GN_PROFILE='sd3' is not a profile; use one of"),
     "executor": ({"GN_EXECUTOR": "threads"}, "GN_EXECUTOR='threads': choose one of"),
     "digits_filter": ({"GN_FILTER_REWARD": "clip"}, "GN_FILTER_REWARD='clip' is not a filter"),
-    "sdxl_filter": (SDXL | {"GN_FILTER_REWARD": "digit_mlp"}, "use one of ['hpsv2']"),
+    "sdxl_filter": (SDXL | {"GN_FILTER_REWARD": "digit_mlp"}, "use one of ['hpsv2', 'pickscore'"),
     "sdxl_judge": (SDXL | {"GN_JUDGE_REWARD": "clip"}, "GN_JUDGE_REWARD='clip' is not a judge"),
     "sampler": (SDXL | {"GN_SDXL_SAMPLER": "Euler"}, "GN_SDXL_SAMPLER='Euler' is invalid"),
     "hpsv2": (SDXL | {"GN_HPSV2_VERSION": "v3"}, "GN_HPSV2_VERSION='v3' is invalid"),
