@@ -35,6 +35,8 @@ from diffusers import (
 )
 from transformers import BertConfig, BertModel, BertTokenizer, T5Config, T5EncoderModel, T5Tokenizer
 
+from helpers.tiny_pipelines import _vae
+
 DIT_SIZES = {
     "image": 64,  # pixels per side (transformer sample_size 8 x vae_scale_factor 8)
     "latent": (4, 8, 8),
@@ -130,20 +132,8 @@ def _t5(tokenizer: T5Tokenizer) -> T5EncoderModel:
 
 
 def _dit_vae() -> AutoencoderKL:
-    """4 blocks -> vae_scale_factor 8, 4 latent channels, the SDXL VAE's scaling factor (as
-    ``helpers.tiny_pipelines``' VAE otherwise)."""
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=4,
-        sample_size=DIT_SIZES["image"],
-        scaling_factor=VAE_SCALING_FACTOR,
-    )
+    """``helpers.tiny_pipelines``' VAE with the SDXL VAE's scaling factor."""
+    return _vae(sample_size=DIT_SIZES["image"], scaling_factor=VAE_SCALING_FACTOR)
 
 
 def build_tiny_hunyuan_dit(

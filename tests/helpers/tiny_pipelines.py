@@ -113,21 +113,22 @@ def _text_config(tokenizer: CLIPTokenizer, hidden: int, projection_dim: int) -> 
     )
 
 
-def _vae(mid_attention: bool = True) -> AutoencoderKL:
+def _vae(**overrides) -> AutoencoderKL:
     """4 blocks -> vae_scale_factor 2**3 = 8, 4 latent channels, like SD/SDXL's VAE;
-    ``mid_attention=False`` drops the mid-block attention (at 1024 px: 16384 tokens)."""
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=4,
-        sample_size=SIZES["image"],
-        mid_block_add_attention=mid_attention,
-    )
+    ``overrides`` replace AutoencoderKL arguments (``mid_block_add_attention=False`` drops
+    the mid-block attention, at 1024 px 16384 tokens)."""
+    arguments = {
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ("DownEncoderBlock2D",) * 4,
+        "up_block_types": ("UpDecoderBlock2D",) * 4,
+        "block_out_channels": (8, 8, 16, 16),
+        "layers_per_block": 1,
+        "latent_channels": 4,
+        "norm_num_groups": 4,
+        "sample_size": SIZES["image"],
+    }
+    return AutoencoderKL(**arguments | overrides)
 
 
 def _unet(cross_attention_dim: int, **overrides) -> UNet2DConditionModel:
@@ -189,7 +190,7 @@ def build_tiny_sdxl(
         time_cond_proj_dim=time_cond_proj_dim,
     )
     pipe = StableDiffusionXLPipeline(
-        vae=_vae(mid_attention=not real_widths),
+        vae=_vae(mid_block_add_attention=not real_widths),
         text_encoder=CLIPTextModel(_text_config(tokenizer, hidden_1, hidden_1)),
         text_encoder_2=CLIPTextModelWithProjection(_text_config(tokenizer, hidden_2, pooled)),
         tokenizer=tokenizer,
