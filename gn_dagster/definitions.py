@@ -39,7 +39,7 @@ def build_definitions(settings: Settings | None = None, **resources) -> Definiti
             eval_path=settings.eval_prompts,
             num_shards=settings.num_shards,
         ),
-        "compute": ComputeResource(device=settings.device),
+        "compute": ComputeResource(device=settings.device, threads=settings.threads),
         **profile_resources(settings),
     }
     resources = base | resources

@@ -6,6 +6,9 @@ scripts build ``Settings(...)`` directly. Variables (defaults in brackets):
 - ``GN_PROFILE`` [digits]: ``digits`` or ``sdxl`` (``gn_dagster.profiles``).
 - ``GN_DEVICE`` [auto]: torch device of every model: ``auto`` (CUDA when available), ``cpu``,
   ``cuda:N``.
+- ``GN_THREADS`` [0: this machine's cores, at most 8]: torch CPU threads of every step. Set
+  it per process when several share the cores (each Celery worker on a CPU machine: cores /
+  workers); more threads than cores slow every step down many times.
 - ``GN_STORAGE_ROOT`` [artifacts]: where artifacts live: a local folder or an fsspec URL.
 - ``GN_TRAIN_PROMPTS`` / ``GN_EVAL_PROMPTS`` [packaged digits prompts]: prompt sources.
 - ``GN_NUM_SHARDS`` [8]: hash shards of a training prompt file (1-99).
@@ -57,6 +60,7 @@ class Settings:
 
     profile: str = "digits"
     device: str = "auto"
+    threads: int = 0
     storage_root: str = "artifacts"
     train_prompts: str = ""
     eval_prompts: str = ""
@@ -74,7 +78,8 @@ class Settings:
 
         Raises:
             ValueError: the message names the variable, its value and what to set instead:
-                GN_NUM_SHARDS outside 1..99, GN_SENSOR_INTERVAL below 1, a GN_DEVICE torch
+                GN_NUM_SHARDS outside 1..99, GN_SENSOR_INTERVAL below 1, GN_THREADS below
+                0, a GN_DEVICE torch
                 cannot parse, an unknown GN_CRON_TIMEZONE, or a cron string that is not one.
                 (GN_PROFILE, GN_EXECUTOR and the reward names are checked where they are
                 used: ``gn_dagster.profiles``, ``gn_dagster.executors``.)
@@ -97,7 +102,7 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values = {name: env[var] for name, var in _VARIABLES.items() if env.get(var)}
-        for name in ("num_shards", "sensor_interval"):
+        for name in ("num_shards", "sensor_interval", "threads"):
             if name in values:
                 values[name] = _integer(values[name], _VARIABLES[name])
         options = {name: env[var] for name, var in PROFILE_VARIABLES.items() if env.get(var)}
@@ -107,6 +112,7 @@ class Settings:
 _VARIABLES = {
     "profile": "GN_PROFILE",
     "device": "GN_DEVICE",
+    "threads": "GN_THREADS",
     "storage_root": "GN_STORAGE_ROOT",
     "train_prompts": "GN_TRAIN_PROMPTS",
     "eval_prompts": "GN_EVAL_PROMPTS",
@@ -155,6 +161,7 @@ def _is_timezone(name: str) -> bool:
 _CRON_FIX = "set a cron schedule of five fields, such as '0 3 * * *'"
 _CHECKS = {  # field -> (test, what to set instead); GN_NUM_SHARDS has its own message
     "sensor_interval": (lambda seconds: seconds >= 1, "set a number of seconds >= 1"),
+    "threads": (lambda threads: threads >= 0, "set 0 (this machine's cores) or a thread count"),
     "device": (_is_device, "set auto, cpu, cuda or cuda:N (a torch device)"),
     "cron_timezone": (_is_timezone, "set an IANA time zone such as UTC or Europe/Paris"),
     "train_cron": (is_valid_cron_string, _CRON_FIX),

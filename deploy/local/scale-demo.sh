@@ -70,14 +70,17 @@ redis_pid=$!
 echo "scale-demo: Redis on 127.0.0.1:$REDIS_PORT"
 
 gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
+# On the CPU the two workers share the cores: each gets half (more torch threads than cores
+# make every step several times slower).
+threads=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))
 workers=""
 for i in 0 1; do
   device=$([ "$gpus" -ge 2 ] && echo "cuda:$i" || echo cpu)
-  GN_DEVICE=$device setsid "$BIN/dagster-celery" worker start -A dagster_celery.app \
+  GN_DEVICE=$device GN_THREADS=$threads setsid "$BIN/dagster-celery" worker start -A dagster_celery.app \
     -y deploy/celery/executor.yaml -q gpu -n "gpu$i" -- --concurrency=1 \
     > "$STATE/logs/worker-gpu$i.log" 2>&1 &
   workers="$workers $!"
-  echo "scale-demo: Celery worker gpu$i (GN_DEVICE=$device), log $STATE/logs/worker-gpu$i.log"
+  echo "scale-demo: Celery worker gpu$i (GN_DEVICE=$device GN_THREADS=$threads), log $STATE/logs/worker-gpu$i.log"
 done
 for i in 0 1; do
   for _ in $(seq 300); do grep -q "gpu$i@.* ready\." "$STATE/logs/worker-gpu$i.log" && break; sleep 1; done

@@ -57,8 +57,9 @@ def worker_environment(env: dict[str, str]) -> dict[str, str]:
 def start_workers(
     devices: dict[str, str], env: dict[str, str], logs: Path, timeout: float = 180
 ) -> list[Worker]:
-    """Start one worker per ``name -> GN_DEVICE`` of ``devices`` with ``env``; wait until each
-    says it is ready (Celery's "ready." log line)."""
+    """Start one worker per ``name -> GN_DEVICE`` of ``devices`` with ``env`` (GN_THREADS
+    there sets each worker's torch threads); wait until each says it is ready (Celery's
+    "ready." log line)."""
     logs.mkdir(parents=True, exist_ok=True)
     workers = []
     for name, device in devices.items():

@@ -6,12 +6,10 @@ GN_REQUIRE_BROWSER=1 (set by .ci/run, which installs it). Screenshots go to
 GN_UI_SCREENSHOTS (default build/ui-screenshots).
 """
 
-import datetime
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +22,9 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from gn_dagster.settings import Settings
 from gn_models.data.shards import hash_shard_keys, shard_of
 from gn_models.golden_noise.registry import MODEL_CLASSES
+from helpers.daemon import far_from_now_daily_cron, wait_for
 from helpers.paths import REPO
+from helpers.postgres import free_port
 
 MODEL_ASSET_NAMES = list(MODEL_CLASSES)
 NUM_SHARDS = Settings().num_shards
@@ -51,35 +51,12 @@ if not Path(CHROMIUM).exists():
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, timeout: float, what: str, every: float = 1.0):
-    """Poll ``condition()`` until it returns a truthy value; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.")
-
-
 def serving(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
-
-
-def far_from_now_daily_cron() -> str:
-    """A daily UTC cron whose tick is at least 11 hours away."""
-    hour = (datetime.datetime.now(datetime.UTC).hour + 12) % 24
-    return f"0 {hour} * * *"
 
 
 @pytest.fixture(scope="module")
