@@ -139,10 +139,10 @@ def print_report(seconds: dict[str, float], shards: int, phases: dict[str, list[
     print(f"  the Celery executor adds {celery:.1f} s = {celery / compute:.1%}")
     total = run_process + celery
     print(f"  Dagster + Celery together: {total:.1f} s = {total / compute:.1%} (target <= 10%)")
-    print("\nCelery steps of the serial runs (median s, n steps):")
+    print("\nCelery steps of the serial runs, s (median, max, n steps):")
     for phase, values in phases.items():
         if values:
-            print(f"  {phase}: {statistics.median(values):.2f} (n={len(values)})")
+            print(f"  {phase}: {statistics.median(values):.2f}, {max(values):.2f}, {len(values)}")
     one, two = seconds["celery x1"], seconds["celery x2"]
     print(f"\nAll runs at once: two workers vs one {one / two:.2f}x on {os.cpu_count()} cores.")
 

@@ -77,6 +77,7 @@ workers=""
 for i in 0 1; do
   device=$([ "$gpus" -ge 2 ] && echo "cuda:$i" || echo cpu)
   GN_DEVICE=$device GN_THREADS=$threads setsid "$BIN/dagster-celery" worker start -A dagster_celery.app \
+    -i gn_dagster.definitions \
     -y deploy/celery/executor.yaml -q gpu -n "gpu$i" -- --concurrency=1 \
     > "$STATE/logs/worker-gpu$i.log" 2>&1 &
   workers="$workers $!"

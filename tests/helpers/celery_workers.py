@@ -1,6 +1,7 @@
 """Celery workers started the way deploy/celery/README.md starts them (`dagster-celery worker
-start -A dagster_celery.app -y deploy/celery/executor.yaml -q gpu -n NAME -- --concurrency=1`),
-each with its own GN_DEVICE, in its own session so that stopping one stops its pool too."""
+start -A dagster_celery.app -i gn_dagster.definitions -y deploy/celery/executor.yaml -q gpu
+-n NAME -- --concurrency=1`), each with its own GN_DEVICE, in its own session so that stopping
+one stops its pool too."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def start_workers(
         log = logs / f"{name}.log"
         command = [
             *(str(Path(sys.executable).parent / "dagster-celery"), "worker", "start"),
-            *("-A", "dagster_celery.app", "-y", str(EXECUTOR_YAML), "-q", "gpu", "-n", name),
+            *("-A", "dagster_celery.app", "-i", "gn_dagster.definitions"),
+            *("-y", str(EXECUTOR_YAML), "-q", "gpu", "-n", name),
             *("--", "--concurrency=1"),
         ]
         process = subprocess.Popen(
