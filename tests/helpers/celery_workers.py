@@ -6,7 +6,6 @@ one stops its pool too."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import psutil
 
 from helpers.paths import REPO
+from helpers.processes import stop_process_group
 
 TESTS = REPO / "tests"
 EXECUTOR_YAML = REPO / "deploy" / "celery" / "executor.yaml"
@@ -40,12 +40,7 @@ class Worker:
     def stop(self) -> None:
         """SIGTERM the worker's whole session (warm shutdown), SIGKILL after 30 s."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+            stop_process_group(self.process)
 
 
 def worker_environment(env: dict[str, str]) -> dict[str, str]:

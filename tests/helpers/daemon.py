@@ -4,8 +4,6 @@ deployment starts it, and polling helpers for tests that wait on what it does.""
 from __future__ import annotations
 
 import datetime
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers.processes import stop_process_group
 
 
 def wait_for(condition, timeout: float, what: str, every: float = 1.0):
@@ -53,9 +53,4 @@ def dagster_daemon(workspace: Path, env: dict[str, str], log: Path):
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(30)
+        stop_process_group(process)

@@ -1,4 +1,5 @@
-"""Writer processes for fault-injection tests (helpers/fault_writer.py), killed for real."""
+"""Writer processes for fault-injection tests (helpers/fault_writer.py), killed for real, and
+stopping a process with its children."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def kill_writer_at(point: str, ready: Path, *args: str, timeout: float = 300) ->
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM the session that ``process`` leads (started with ``start_new_session=True``:
+    its children too), SIGKILL it if ``process`` is still there after ``timeout`` s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue

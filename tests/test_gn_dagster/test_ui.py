@@ -9,7 +9,6 @@ GN_UI_SCREENSHOTS (default build/ui-screenshots).
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from gn_models.golden_noise.registry import MODEL_CLASSES
 from helpers.daemon import far_from_now_daily_cron, wait_for
 from helpers.paths import REPO
 from helpers.postgres import free_port
+from helpers.processes import stop_process_group
 
 MODEL_ASSET_NAMES = list(MODEL_CLASSES)
 NUM_SHARDS = Settings().num_shards
@@ -93,11 +93,7 @@ def server(materialized, tmp_path_factory):
         assert process.poll() is None, (root / "dagster-dev.log").read_text()[-3000:]
         yield url, root, home
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process)
         log.close()
 
 
