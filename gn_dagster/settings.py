@@ -79,8 +79,8 @@ class Settings:
         Raises:
             ValueError: the message names the variable, its value and what to set instead:
                 GN_NUM_SHARDS outside 1..99, GN_SENSOR_INTERVAL below 1, GN_THREADS below
-                0, a GN_DEVICE torch
-                cannot parse, an unknown GN_CRON_TIMEZONE, or a cron string that is not one.
+                0, a GN_DEVICE torch cannot parse, an unknown GN_CRON_TIMEZONE, or a cron
+                string that is not one.
                 (GN_PROFILE, GN_EXECUTOR and the reward names are checked where they are
                 used: ``gn_dagster.profiles``, ``gn_dagster.executors``.)
         """

@@ -14,7 +14,6 @@ GN_DEVICE=cpu; gn_dagster.train_cli then joins them in a gloo group.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from gn_dagster.resources.prompt_source import PromptSourceResource
 from gn_models.utils import versions
 from helpers.graph import TINY, graph_definitions, write_tiny_prompts
 from helpers.paths import REPO
+from helpers.postgres import free_port
 
 MODEL = "npnet"  # one-step, the cheapest; reward_every 0: chosen by validation MSE
 CONFIG = {
@@ -73,12 +73,6 @@ def noise_graph(tmp_path_factory):
         for shard in registered_shards(instance):
             run_job(defs, instance, "collect_noise_sequences", partition=shard, **quiet)
         yield root, instance, Path(defs.resources["storage"].checkpoint_dir(MODEL))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def train(root: Path, processes: int, config: dict) -> subprocess.CompletedProcess:
